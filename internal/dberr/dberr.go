@@ -1,0 +1,53 @@
+// Package dberr holds the error values shared by the db, wal and snapshot
+// packages, so that a corruption found deep in a file reader is the same
+// error value the public db package documents. The db package re-exports
+// them; users never import this package.
+package dberr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrCorrupt is returned when a file of the store fails a check: a bad
+// checksum, a version gap, a malformed record. It is always wrapped by a
+// *CorruptionError that names the file and the position.
+var ErrCorrupt = errors.New("dualdb: corrupt store file")
+
+// CorruptionError describes damage found in one file of a store.
+//
+// Offset is a byte offset in File, or -1 when the position is a version.
+// Version is the WAL or snapshot version concerned, or 0 when unknown.
+type CorruptionError struct {
+	File    string // path of the damaged file
+	Offset  int64  // byte offset of the damage, -1 if not known
+	Version uint64 // version of the damaged record, 0 if not known
+	Reason  string // what is wrong, for humans
+}
+
+// Error implements error.
+func (e *CorruptionError) Error() string {
+	switch {
+	case e.Offset >= 0 && e.Version != 0:
+		return fmt.Sprintf("dualdb: corrupt %s at offset %d (version %d): %s", e.File, e.Offset, e.Version, e.Reason)
+	case e.Offset >= 0:
+		return fmt.Sprintf("dualdb: corrupt %s at offset %d: %s", e.File, e.Offset, e.Reason)
+	case e.Version != 0:
+		return fmt.Sprintf("dualdb: corrupt %s at version %d: %s", e.File, e.Version, e.Reason)
+	default:
+		return fmt.Sprintf("dualdb: corrupt %s: %s", e.File, e.Reason)
+	}
+}
+
+// Unwrap makes errors.Is(err, ErrCorrupt) true.
+func (e *CorruptionError) Unwrap() error { return ErrCorrupt }
+
+// AtOffset returns a *CorruptionError for a byte position in file.
+func AtOffset(file string, off int64, format string, args ...any) error {
+	return &CorruptionError{File: file, Offset: off, Reason: fmt.Sprintf(format, args...)}
+}
+
+// AtVersion returns a *CorruptionError for a versioned record in file.
+func AtVersion(file string, version uint64, format string, args ...any) error {
+	return &CorruptionError{File: file, Offset: -1, Version: version, Reason: fmt.Sprintf(format, args...)}
+}
