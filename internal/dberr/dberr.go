@@ -51,3 +51,25 @@ func AtOffset(file string, off int64, format string, args ...any) error {
 func AtVersion(file string, version uint64, format string, args ...any) error {
 	return &CorruptionError{File: file, Offset: -1, Version: version, Reason: fmt.Sprintf(format, args...)}
 }
+
+// ErrConflict is returned when a Put names an index key that belongs to
+// another record. It is wrapped by *ConflictError.
+var ErrConflict = errors.New("dualdb: index key belongs to another record")
+
+// ConflictError says which record owns the index key a Put asked for.
+type ConflictError struct {
+	Index []byte // the index key that was asked for
+	Key   []byte // the key asked to carry it
+	Owner []byte // the key of the record that owns Index
+}
+
+// Error implements error.
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("dualdb: index key %q for key %q belongs to key %q", e.Index, e.Key, e.Owner)
+}
+
+// Unwrap makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// ErrNotFound is returned when a key or index key is not in the store.
+var ErrNotFound = errors.New("dualdb: not found")

@@ -1,0 +1,135 @@
+package btreeidx
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+)
+
+// Check verifies the invariants of DESIGN.md on v and returns what is
+// wrong, at most limit findings (limit <= 0: no limit):
+//
+//   - order: keys strictly ascend in the primary tree, index keys in the
+//     secondary tree;
+//   - bijection: every secondary entry leads to a record carrying that
+//     index key, found in the primary tree under its key, and every record
+//     is found in the secondary tree under its index key;
+//   - counts: both trees hold the same number of records.
+//
+// It reads the whole View: O(n log n).
+func (v View) Check(limit int) []string {
+	c := checker{v: v, limit: limit}
+	c.scan(nil, nil, -1)
+	if v.Len() != v.secLen() {
+		c.add("count: primary tree has %d records, secondary tree %d", v.Len(), v.secLen())
+	}
+	return c.findings
+}
+
+// CheckSample checks the same invariants on up to ranges random windows
+// of width records in each tree, for stores too large to check in full
+// between commits. It costs O(ranges * width * log n).
+func (v View) CheckSample(r *rand.Rand, ranges, width int, limit int) []string {
+	c := checker{v: v, limit: limit}
+	if v.Len() != v.secLen() {
+		c.add("count: primary tree has %d records, secondary tree %d", v.Len(), v.secLen())
+	}
+	n := v.Len()
+	if n == 0 {
+		return c.findings
+	}
+	for i := 0; i < ranges && !c.full(); i++ {
+		// Start each window at a random point between the smallest and
+		// the largest key of each tree, so no walk from the start is needed.
+		from := randomBetween(r, v.pri)
+		fromIdx := randomBetween(r, v.sec)
+		c.scan(from, fromIdx, width)
+	}
+	return c.findings
+}
+
+// randomBetween returns a 16-byte probe between the prefixes of the
+// smallest and the largest item of t.
+func randomBetween(r *rand.Rand, t interface {
+	Min() (item, bool)
+	Max() (item, bool)
+}) []byte {
+	lo, _ := t.Min()
+	hi, _ := t.Max()
+	p0, p1 := lo.p0, lo.p1
+	switch {
+	case hi.p0 > lo.p0:
+		p0 = lo.p0 + r.Uint64N(hi.p0-lo.p0+1)
+		p1 = r.Uint64()
+	case hi.p1 > lo.p1:
+		p1 = lo.p1 + r.Uint64N(hi.p1-lo.p1+1)
+	}
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], p0)
+	binary.BigEndian.PutUint64(b[8:], p1)
+	return b[:]
+}
+
+func (v View) secLen() int {
+	if v.sec == nil {
+		return 0
+	}
+	return v.sec.Len()
+}
+
+type checker struct {
+	v        View
+	limit    int
+	findings []string
+}
+
+func (c *checker) add(format string, args ...any) {
+	if !c.full() {
+		c.findings = append(c.findings, fmt.Sprintf(format, args...))
+	}
+}
+
+func (c *checker) full() bool { return c.limit > 0 && len(c.findings) >= c.limit }
+
+// scan checks up to width records (width < 0: all) of each tree, starting
+// at from in the primary tree and fromIdx in the secondary tree.
+func (c *checker) scan(from, fromIdx []byte, width int) {
+	var prev []byte
+	n := 0
+	for rec := range c.v.Ascend(from, nil) {
+		if width >= 0 && n >= width || c.full() {
+			break
+		}
+		if n > 0 && bytes.Compare(prev, rec.Key) >= 0 {
+			c.add("order: key %q follows %q in the primary tree", rec.Key, prev)
+		}
+		prev = rec.Key
+		n++
+		other, ok := c.v.GetByIndex(rec.Index)
+		switch {
+		case !ok:
+			c.add("bijection: record %q has index key %q, which the secondary tree does not hold", rec.Key, rec.Index)
+		case !bytes.Equal(other.Key, rec.Key):
+			c.add("bijection: index key %q of record %q leads to record %q", rec.Index, rec.Key, other.Key)
+		}
+	}
+	prev, n = nil, 0
+	for rec := range c.v.AscendIndex(fromIdx, nil) {
+		if width >= 0 && n >= width || c.full() {
+			break
+		}
+		if n > 0 && bytes.Compare(prev, rec.Index) >= 0 {
+			c.add("order: index key %q follows %q in the secondary tree", rec.Index, prev)
+		}
+		prev = rec.Index
+		n++
+		p, ok := c.v.Get(rec.Key)
+		switch {
+		case !ok:
+			c.add("bijection: index key %q leads to key %q, which the primary tree does not hold", rec.Index, rec.Key)
+		case !bytes.Equal(p.Index, rec.Index) || !bytes.Equal(p.Value, rec.Value):
+			c.add("bijection: index key %q leads to key %q, whose record carries index key %q", rec.Index, rec.Key, p.Index)
+		}
+	}
+}

@@ -1,0 +1,46 @@
+// Package wal is dualdb's write-ahead log, kept in a bbolt file (wal.db).
+//
+// # What it guarantees
+//
+// Append writes a batch of versioned records in ONE bbolt read-write
+// transaction: either every record of the batch is durable when Append
+// returns nil (unless the log was opened with NoSync), or none is visible
+// after a crash. bbolt's copy-on-write pages and double meta page make the
+// commit atomic, so the log never has a torn tail to repair. Versions are
+// contiguous: Append refuses a batch that does not continue the log, and
+// Replay reports a gap as corruption naming the missing version.
+//
+// A failed Append leaves the outcome unknown (bbolt may have written its
+// meta page before the error). The caller must not retry; dualdb fails the
+// store closed and lets the next Open decide from what is on disk.
+//
+// # File layout
+//
+// Bucket "log": key = 8-byte big-endian version, value = one record.
+// Bucket "meta": small values the db package owns (format, store id,
+// options fixed at creation, the snapshot list).
+//
+// # Record format
+//
+// Part of the on-disk format: never change; add a new record format byte
+// instead.
+//
+//	+--------+-----------+------------------------------+-----------+
+//	| format | op count  | op 1 ... op n                | CRC32C    |
+//	| 1 byte | uvarint   |                              | 4 bytes BE|
+//	+--------+-----------+------------------------------+-----------+
+//
+//	op (put):    | 0x01 | uvarint klen | key | uvarint ilen | index | uvarint vlen | value |
+//	op (delete): | 0x02 | uvarint klen | key |
+//
+// The CRC32C (Castagnoli) covers the 8-byte big-endian version followed by
+// every byte before the checksum, so a record stored under the wrong key is
+// caught as well as a flipped bit. Decoding never trusts a length: every
+// length is checked against the bytes that remain before anything is
+// sliced or allocated.
+//
+// # Returned slices
+//
+// Ops passed to Replay's callback alias bbolt's memory-mapped pages and are
+// valid only during the call; copy what you keep.
+package wal

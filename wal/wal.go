@@ -1,0 +1,271 @@
+package wal
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/dualdb/dualdb/internal/dberr"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Bucket names. Part of the on-disk format: never change.
+var (
+	logBucket  = []byte("log")
+	metaBucket = []byte("meta")
+)
+
+// ErrLocked is returned by Open when another Log (in this process or
+// another) holds the file.
+var ErrLocked = errors.New("dualdb: store is locked by another writer")
+
+// Options configure Open. The zero value is valid.
+type Options struct {
+	// NoSync skips fsync on Append: faster, and a crash may lose the newest
+	// batches (never part of one).
+	NoSync bool
+	// ReadOnly opens the file with a shared lock and refuses writes.
+	ReadOnly bool
+	// LockTimeout is how long Open waits for the file lock before it
+	// returns ErrLocked. 0 means 500ms.
+	LockTimeout time.Duration
+	// Mode is the permission of a new file. 0 means 0600.
+	Mode os.FileMode
+}
+
+// Entry is one record to append: its version and its encoded bytes (from
+// AppendRecord).
+type Entry struct {
+	Version uint64
+	Data    []byte
+}
+
+// Log is an open write-ahead log. Append, Truncate and PutMeta must be
+// called by one goroutine at a time; Replay, GetMeta and the accessors are
+// safe for concurrent use.
+type Log struct {
+	db   *bolt.DB
+	path string
+}
+
+// Open opens or creates the log at path.
+func Open(path string, opts *Options) (*Log, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	timeout := opts.LockTimeout
+	if timeout == 0 {
+		timeout = 500 * time.Millisecond
+	}
+	mode := opts.Mode
+	if mode == 0 {
+		mode = 0o600
+	}
+	if opts.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, err
+		}
+	}
+	db, err := bolt.Open(path, mode, &bolt.Options{
+		Timeout:        timeout,
+		NoSync:         opts.NoSync,
+		ReadOnly:       opts.ReadOnly,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+	}
+	if err != nil {
+		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
+			return nil, dberr.AtOffset(path, 0, "bbolt: %v", err)
+		}
+		return nil, fmt.Errorf("dualdb: open %s: %w", path, err)
+	}
+	l := &Log{db: db, path: path}
+	if !opts.ReadOnly {
+		err = db.Update(func(tx *bolt.Tx) error {
+			if _, err := tx.CreateBucketIfNotExists(logBucket); err != nil {
+				return err
+			}
+			_, err := tx.CreateBucketIfNotExists(metaBucket)
+			return err
+		})
+		if err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("dualdb: init %s: %w", path, err)
+		}
+	}
+	return l, nil
+}
+
+// Path returns the file's path.
+func (l *Log) Path() string { return l.path }
+
+// Close closes the file.
+func (l *Log) Close() error { return l.db.Close() }
+
+// Size returns the file's size in bytes.
+func (l *Log) Size() int64 {
+	var n int64
+	_ = l.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+	return n
+}
+
+func versionKey(v uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], v)
+	return k[:]
+}
+
+// Bounds returns the first and last version in the log and the number of
+// records; all zero for an empty log.
+func (l *Log) Bounds() (first, last uint64, n int, err error) {
+	err = l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(logBucket)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		k, _ := c.First()
+		if k == nil {
+			return nil
+		}
+		if len(k) != 8 {
+			return dberr.AtOffset(l.path, -1, "log key of %d bytes, want 8", len(k))
+		}
+		first = binary.BigEndian.Uint64(k)
+		k, _ = c.Last()
+		last = binary.BigEndian.Uint64(k)
+		n = b.Stats().KeyN
+		return nil
+	})
+	return first, last, n, err
+}
+
+// Append writes entries in one bbolt transaction. Their versions must be
+// contiguous and continue the log (after must be the last version already
+// in the log, or the version the log starts after when it is empty).
+// An error leaves the outcome unknown: do not retry.
+func (l *Log) Append(after uint64, entries []Entry) error {
+	want := after + 1
+	for _, e := range entries {
+		if e.Version != want {
+			return fmt.Errorf("dualdb: wal append: version %d where %d was expected", e.Version, want)
+		}
+		want++
+	}
+	return l.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(logBucket)
+		if k, _ := b.Cursor().Last(); k != nil && binary.BigEndian.Uint64(k) != after {
+			return fmt.Errorf("dualdb: wal append: log ends at version %d, batch continues %d", binary.BigEndian.Uint64(k), after)
+		}
+		b.FillPercent = 1.0 // keys only ever grow: pack pages full
+		for _, e := range entries {
+			if err := b.Put(versionKey(e.Version), e.Data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Replay calls fn for every record with a version >= from, in version
+// order. The first such record must be exactly from (else a record is
+// missing: corruption), and versions must be contiguous. A record that
+// fails its CRC or does not decode is corruption naming its version. The
+// ops alias the file's memory and are valid only during fn. If fn returns
+// an error Replay stops and returns it. Replay returns the last version
+// replayed, or from-1 if there was none.
+func (l *Log) Replay(from uint64, fn func(version uint64, ops []Op) error) (last uint64, err error) {
+	last = from - 1
+	err = l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(logBucket)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(versionKey(from)); k != nil; k, v = c.Next() {
+			if len(k) != 8 {
+				return dberr.AtVersion(l.path, last+1, "log key of %d bytes after version %d", len(k), last)
+			}
+			ver := binary.BigEndian.Uint64(k)
+			if ver != last+1 {
+				return dberr.AtVersion(l.path, last+1, "version gap: record %d is missing (next record is %d)", last+1, ver)
+			}
+			ops, err := DecodeRecord(ver, v)
+			if err != nil {
+				return dberr.AtVersion(l.path, ver, "%v", err)
+			}
+			if err := fn(ver, ops); err != nil {
+				return err
+			}
+			last = ver
+		}
+		return nil
+	})
+	return last, err
+}
+
+// Truncate deletes every record with a version <= upTo, in transactions of
+// a bounded size.
+func (l *Log) Truncate(upTo uint64) error {
+	const chunk = 10000
+	for {
+		done := true
+		err := l.db.Update(func(tx *bolt.Tx) error {
+			c := tx.Bucket(logBucket).Cursor()
+			n := 0
+			for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= upTo; k, _ = c.First() {
+				if n == chunk {
+					done = false
+					return nil
+				}
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("dualdb: wal truncate to %d: %w", upTo, err)
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// GetMeta returns a copy of the meta value under key, or nil.
+func (l *Log) GetMeta(key string) ([]byte, error) {
+	var out []byte
+	err := l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(metaBucket)
+		if b == nil {
+			return nil
+		}
+		if v := b.Get([]byte(key)); v != nil {
+			out = bytes.Clone(v)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutMeta stores the given meta values in one durable transaction.
+func (l *Log) PutMeta(kv map[string][]byte) error {
+	return l.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(metaBucket)
+		for k, v := range kv {
+			if err := b.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
