@@ -1,0 +1,59 @@
+package db
+
+import (
+	"errors"
+
+	"github.com/dualdb/dualdb/internal/dberr"
+	"github.com/dualdb/dualdb/wal"
+)
+
+// Errors returned by dualdb. Test for them with errors.Is; the wrapping
+// types carry details and are reached with errors.As.
+var (
+	// ErrNotFound is returned when no record has the key or index key asked
+	// for (Get, GetByIndex, Delete, Tx.Get, Tx.GetByIndex, Tx.Delete).
+	ErrNotFound = dberr.ErrNotFound
+
+	// ErrConflict is returned by Put when the index key belongs to a record
+	// with another key. It is wrapped by *ConflictError, which says which.
+	ErrConflict = dberr.ErrConflict
+
+	// ErrClosed is returned by every method of a DB after Close, and by a Tx
+	// used after its Update returned.
+	ErrClosed = errors.New("dualdb: database is closed")
+
+	// ErrCorrupt is returned when a file of the store fails a check. It is
+	// wrapped by *CorruptionError, which names the file and the position.
+	ErrCorrupt = dberr.ErrCorrupt
+
+	// ErrTooLarge is returned when a key, index key or value is larger than
+	// Options.MaxKeySize or Options.MaxValueSize.
+	ErrTooLarge = errors.New("dualdb: key or value too large")
+
+	// ErrEmptyKey is returned when a Put or Delete names an empty key.
+	ErrEmptyKey = errors.New("dualdb: empty key")
+
+	// ErrReadOnly is returned by writes to a DB opened with ReadOnly.
+	ErrReadOnly = errors.New("dualdb: database is read-only")
+
+	// ErrLocked is returned by Open when another DB, in this process or
+	// another, holds the store.
+	ErrLocked = wal.ErrLocked
+
+	// ErrFailed is returned by writes after a write to the WAL failed. The
+	// outcome of the failed commit is unknown (an fsync error may have lost
+	// it or not), so the DB fails closed: readers keep the last durable
+	// version, writers get ErrFailed, and only a new Open, whose recovery
+	// reads what is really on disk, can write again. The error returned
+	// wraps both ErrFailed and the original cause.
+	ErrFailed = errors.New("dualdb: database failed closed after a write error; reopen it")
+)
+
+// CorruptionError describes damage found in one file of a store: the file,
+// a byte offset (or -1) or a version (or 0), and the reason.
+// errors.Is(err, ErrCorrupt) holds for it.
+type CorruptionError = dberr.CorruptionError
+
+// ConflictError says which record owns the index key a Put asked for.
+// errors.Is(err, ErrConflict) holds for it.
+type ConflictError = dberr.ConflictError

@@ -1,0 +1,82 @@
+package db
+
+import (
+	"log/slog"
+
+	"github.com/dualdb/dualdb/vfs"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultCheckpointEvery = 100_000  // WAL records between automatic snapshots
+	DefaultKeepSnapshots   = 2        // snapshot files kept
+	DefaultMaxKeySize      = 64 << 10 // bytes, for keys and index keys
+	DefaultMaxValueSize    = 16 << 20 // bytes
+)
+
+// Options configure Open. A nil *Options and zero fields mean defaults.
+type Options struct {
+	// NoSync skips fsync on commit: faster, and a crash may lose the newest
+	// commits, never half of one. Default false: a commit is durable when
+	// it returns.
+	NoSync bool
+
+	// ReadOnly opens the store without writing anything. Writes return
+	// ErrReadOnly. The store must exist. A read-only open takes a shared
+	// lock on wal.db: it works beside other read-only opens, and returns
+	// ErrLocked while a writer holds the store.
+	ReadOnly bool
+
+	// CheckpointEvery is the number of WAL records between automatic
+	// snapshots, taken in the background. 0 means DefaultCheckpointEvery;
+	// a negative value turns automatic snapshots off (Checkpoint still works).
+	CheckpointEvery int
+
+	// KeepSnapshots is how many snapshot files are kept; the WAL keeps every
+	// record after the oldest of them. 0 means DefaultKeepSnapshots.
+	KeepSnapshots int
+
+	// MaxKeySize caps keys and index keys, in bytes; 0 means
+	// DefaultMaxKeySize. MaxValueSize caps values, in bytes; 0 means
+	// DefaultMaxValueSize. Larger input gets ErrTooLarge.
+	MaxKeySize, MaxValueSize int
+
+	// Logger receives warnings (a corrupt snapshot skipped for an older
+	// one, a failed background checkpoint). nil means slog.Default().
+	Logger *slog.Logger
+
+	// Observer, if set, is told about commits, checkpoints, recovery and
+	// scans; the metrics package implements it. nil means no observer.
+	Observer Observer
+
+	// FS is the file system for snapshot files and the directory; nil means
+	// vfs.OS. Tests wrap it to inject faults. wal.db is always on the OS
+	// file system (bbolt opens it).
+	FS vfs.FS
+}
+
+func (o *Options) withDefaults() Options {
+	var out Options
+	if o != nil {
+		out = *o
+	}
+	if out.CheckpointEvery == 0 {
+		out.CheckpointEvery = DefaultCheckpointEvery
+	}
+	if out.KeepSnapshots <= 0 {
+		out.KeepSnapshots = DefaultKeepSnapshots
+	}
+	if out.MaxKeySize <= 0 {
+		out.MaxKeySize = DefaultMaxKeySize
+	}
+	if out.MaxValueSize <= 0 {
+		out.MaxValueSize = DefaultMaxValueSize
+	}
+	if out.Logger == nil {
+		out.Logger = slog.Default()
+	}
+	if out.FS == nil {
+		out.FS = vfs.OS
+	}
+	return out
+}

@@ -1,0 +1,160 @@
+package db
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/dualdb/dualdb/btreeidx"
+	"github.com/dualdb/dualdb/wal"
+)
+
+// Tx is a read-write transaction, valid only inside the function passed to
+// Update. It sees its own writes. It must not be used from more than one
+// goroutine, nor after Update returns (its methods then return ErrClosed).
+type Tx struct {
+	d    *DB
+	idx  *btreeidx.Index
+	body []byte // WAL encoding of the ops so far
+	ops  int
+	done bool
+}
+
+// Put inserts or replaces the record with key. If index belongs to a record
+// with another key, Put changes nothing and returns a *ConflictError; the
+// transaction may go on. Put copies its arguments.
+func (tx *Tx) Put(key, index, value []byte) error {
+	if tx.done {
+		return errTxDone
+	}
+	if err := tx.d.checkSizes(key, index, value); err != nil {
+		return err
+	}
+	if _, _, err := tx.idx.Put(key, index, value); err != nil {
+		return err
+	}
+	tx.body = wal.AppendOp(tx.body, wal.Op{Kind: wal.OpPut, Key: key, Index: index, Value: value})
+	tx.ops++
+	return nil
+}
+
+// Delete removes the record with key, or returns ErrNotFound.
+func (tx *Tx) Delete(key []byte) error {
+	if tx.done {
+		return errTxDone
+	}
+	if len(key) == 0 {
+		return ErrEmptyKey
+	}
+	if _, ok := tx.idx.Delete(key); !ok {
+		return fmt.Errorf("%w: key %q", ErrNotFound, key)
+	}
+	tx.body = wal.AppendOp(tx.body, wal.Op{Kind: wal.OpDelete, Key: key})
+	tx.ops++
+	return nil
+}
+
+// Get returns the record with key as this transaction sees it.
+func (tx *Tx) Get(key []byte) (Record, error) {
+	if tx.done {
+		return Record{}, errTxDone
+	}
+	r, ok := tx.idx.Get(key)
+	if !ok {
+		return Record{}, ErrNotFound
+	}
+	return Record(r), nil
+}
+
+// GetByIndex returns the record with index key index as this transaction
+// sees it.
+func (tx *Tx) GetByIndex(index []byte) (Record, error) {
+	if tx.done {
+		return Record{}, errTxDone
+	}
+	r, ok := tx.idx.GetByIndex(index)
+	if !ok {
+		return Record{}, ErrNotFound
+	}
+	return Record(r), nil
+}
+
+func (d *DB) checkSizes(key, index, value []byte) error {
+	switch {
+	case len(key) == 0:
+		return ErrEmptyKey
+	case len(key) > d.opts.MaxKeySize:
+		return fmt.Errorf("%w: key of %d bytes, limit %d", ErrTooLarge, len(key), d.opts.MaxKeySize)
+	case len(index) > d.opts.MaxKeySize:
+		return fmt.Errorf("%w: index key of %d bytes, limit %d", ErrTooLarge, len(index), d.opts.MaxKeySize)
+	case len(value) > d.opts.MaxValueSize:
+		return fmt.Errorf("%w: value of %d bytes, limit %d", ErrTooLarge, len(value), d.opts.MaxValueSize)
+	}
+	return nil
+}
+
+// Update runs fn in a read-write transaction and commits it durably. If fn
+// returns an error or panics, every change it made is rolled back, the
+// error is returned (the panic is re-raised) and nothing is written. When
+// Update returns nil, the transaction is durable (unless Options.NoSync)
+// and visible to readers; readers never see part of it. A transaction that
+// changes nothing takes no version.
+func (d *DB) Update(fn func(tx *Tx) error) (err error) {
+	if d.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	start := time.Now()
+	d.mu.Lock()
+	if d.closing {
+		d.mu.Unlock()
+		return ErrClosed
+	}
+	if ferr := d.failure(); ferr != nil {
+		d.mu.Unlock()
+		return ferr
+	}
+	tx := &Tx{d: d, idx: d.head}
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		// Error or panic: restore the head from the last frozen version.
+		tx.done = true
+		if tx.ops > 0 {
+			d.head = btreeidx.Thaw(d.pending)
+		}
+		d.mu.Unlock()
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	tx.done = true
+	if tx.ops == 0 {
+		committed = true
+		d.mu.Unlock()
+		return nil
+	}
+	version := d.assigned + 1
+	req := &commitReq{
+		version: version,
+		data:    wal.AssembleRecord(make([]byte, 0, len(tx.body)+16), version, tx.ops, tx.body),
+		view:    d.head.Freeze(),
+		done:    make(chan error, 1),
+	}
+	d.assigned = version
+	d.pending = req.view
+	d.enqueueLocked(req)
+	committed = true
+	d.mu.Unlock()
+
+	err = <-req.done
+	if err != nil {
+		d.stats.failedCommits.Add(1)
+	} else {
+		d.stats.commits.Add(1)
+	}
+	if d.obs != nil {
+		d.obs.Commit(CommitEvent{Version: version, Ops: tx.ops, Latency: time.Since(start), Err: err})
+	}
+	return err
+}
