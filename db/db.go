@@ -60,6 +60,7 @@ type DB struct {
 	cm committer
 
 	ckpt checkpointer
+	oc   orderChecker
 
 	stats counters
 }
@@ -125,6 +126,7 @@ func (d *DB) Close() error {
 	}
 	d.closing = true
 	d.mu.Unlock()
+	d.oc.stop()
 	d.ckpt.stop()
 	d.cm.stop()
 	d.closed.Store(true)

@@ -2,6 +2,7 @@ package db
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/dualdb/dualdb/vfs"
 )
@@ -49,6 +50,18 @@ type Options struct {
 	// scans; the metrics package implements it. nil means no observer.
 	Observer Observer
 
+	// OrderCheckInterval, if positive, runs an online invariant check in the
+	// background at that interval: it takes a Snapshot (never blocking
+	// writers) and checks order and bijection of both indexes, in full for
+	// stores of up to OrderCheckFullLimit records and on a bounded random
+	// sample of ranges above. Findings are logged with the version and
+	// reported to the Observer. 0 means off.
+	OrderCheckInterval time.Duration
+
+	// OrderCheckFullLimit is the largest store checked in full by the online
+	// check; 0 means 100,000 records.
+	OrderCheckFullLimit int
+
 	// FS is the file system for snapshot files and the directory; nil means
 	// vfs.OS. Tests wrap it to inject faults. wal.db is always on the OS
 	// file system (bbolt opens it).
@@ -74,6 +87,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.Logger == nil {
 		out.Logger = slog.Default()
+	}
+	if out.OrderCheckFullLimit <= 0 {
+		out.OrderCheckFullLimit = 100_000
 	}
 	if out.FS == nil {
 		out.FS = vfs.OS

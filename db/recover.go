@@ -101,6 +101,7 @@ func (d *DB) open() (err error) {
 		d.startCommitter()
 		d.ckpt.start(d)
 	}
+	d.startOrderCheck()
 	return nil
 }
 

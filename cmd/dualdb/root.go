@@ -1,0 +1,62 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, documented in `dualdb --help`.
+const (
+	exitOK       = 0 // success
+	exitFindings = 1 // a check found a defect (verify, stress, torture)
+	exitError    = 2 // usage or I/O error
+)
+
+// errFindings makes a command exit 1 after it has printed its findings.
+var errFindings = errors.New("findings")
+
+// commands lists constructors of the subcommands; each command file
+// appends its own in an init func, so commands live one per file.
+var commands []func() *cobra.Command
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "dualdb",
+		Short: "Inspect, verify and exercise dualdb stores",
+		Long: `dualdb works with dualdb stores: embedded, persistent Go stores whose
+records carry a primary key and a unique index key.
+
+Exit codes:
+  0  ok
+  1  findings: a check found a defect (verify, stress, torture)
+  2  usage or I/O error (bad flags, missing store, store locked by another process)`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	for _, c := range commands {
+		root.AddCommand(c())
+	}
+	return root
+}
+
+// run executes the CLI with args and returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errFindings):
+		return exitFindings
+	default:
+		fmt.Fprintln(stderr, "dualdb:", err)
+		return exitError
+	}
+}
