@@ -96,3 +96,5 @@ func (o *Options) withDefaults() Options {
 	}
 	return out
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -1,0 +1,381 @@
+package db
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+
+	"github.com/dualdb/dualdb/btreeidx"
+	"github.com/dualdb/dualdb/snapshot"
+	"github.com/dualdb/dualdb/wal"
+)
+
+// Finding is one defect Verify found.
+type Finding struct {
+	File    string // path of the file concerned
+	Offset  int64  // byte offset in File, -1 if the position is a version or unknown
+	Version uint64 // version concerned, 0 if none
+	Check   string // short kind: "meta", "snapshot", "snapshot-store-id", "snapshot-index", "snapshot-missing", "wal", "wal-reach", "open", "invariant"
+	Reason  string
+}
+
+// String formats the finding as "file: position: check: reason".
+func (f Finding) String() string {
+	pos := ""
+	switch {
+	case f.Offset >= 0 && f.Version != 0:
+		pos = fmt.Sprintf("offset %d (version %d)", f.Offset, f.Version)
+	case f.Offset >= 0:
+		pos = fmt.Sprintf("offset %d", f.Offset)
+	case f.Version != 0:
+		pos = fmt.Sprintf("version %d", f.Version)
+	default:
+		pos = "-"
+	}
+	return fmt.Sprintf("%s: %s: %s: %s", f.File, pos, f.Check, f.Reason)
+}
+
+// VerifyOptions configure Verify. The zero value is valid.
+type VerifyOptions struct {
+	// Progress, if set, is called as records are checked with the number
+	// done and the total expected (snapshot records plus WAL records).
+	Progress func(done, total int64)
+	// MaxFindings caps the findings reported; 0 means 1000.
+	MaxFindings int
+}
+
+// VerifyReport is what Verify found.
+type VerifyReport struct {
+	Dir        string
+	Version    uint64 // version of the rebuilt state
+	Records    int    // records in the rebuilt state
+	Snapshots  int    // snapshot files checked
+	WALRecords int    // WAL records checked
+	Findings   []Finding
+}
+
+// OK reports whether Verify found nothing wrong.
+func (r *VerifyReport) OK() bool { return len(r.Findings) == 0 }
+
+type verifier struct {
+	rep   *VerifyReport
+	opts  VerifyOptions
+	done  int64
+	total int64
+}
+
+func (v *verifier) add(f Finding) {
+	if len(v.rep.Findings) < v.opts.MaxFindings {
+		v.rep.Findings = append(v.rep.Findings, f)
+	}
+}
+
+// addErr turns err into a finding, taking file and position from a
+// *CorruptionError when there is one.
+func (v *verifier) addErr(check, file string, err error) {
+	var ce *CorruptionError
+	if errors.As(err, &ce) {
+		v.add(Finding{File: ce.File, Offset: ce.Offset, Version: ce.Version, Check: check, Reason: ce.Reason})
+		return
+	}
+	v.add(Finding{File: file, Offset: -1, Check: check, Reason: err.Error()})
+}
+
+func (v *verifier) tick(n int64) {
+	v.done += n
+	if v.opts.Progress != nil && (v.done%4096 == 0 || v.done == v.total) {
+		v.opts.Progress(v.done, v.total)
+	}
+}
+
+// Verify checks the store in dir without writing anything: every snapshot
+// file (checksums, order, count, store id, unique index keys), the WAL
+// (CRC of every record, contiguous versions, reaching back to a kept
+// snapshot), then rebuilds the state the way Open does and checks every
+// invariant of DESIGN.md on it (order of both indexes, bijection, counts).
+// Defects are returned as Findings naming file and position; the error is
+// for what stops the check itself (a missing or locked store).
+func Verify(dir string, opts *VerifyOptions) (*VerifyReport, error) {
+	v := &verifier{rep: &VerifyReport{Dir: dir}}
+	if opts != nil {
+		v.opts = *opts
+	}
+	if v.opts.MaxFindings <= 0 {
+		v.opts.MaxFindings = 1000
+	}
+	walPath := filepath.Join(dir, WALFile)
+	if _, err := os.Stat(walPath); err != nil {
+		return nil, fmt.Errorf("dualdb: verify %s: %w", dir, err)
+	}
+	log, err := wal.Open(walPath, &wal.Options{ReadOnly: true})
+	if err != nil {
+		var ce *CorruptionError
+		if errors.As(err, &ce) {
+			v.addErr("wal", walPath, err)
+			return v.rep, nil
+		}
+		return nil, err
+	}
+	d := &DB{dir: dir, log: log, opts: (&Options{ReadOnly: true}).withDefaults()}
+	meta, ok, err := d.readMeta()
+	if err != nil || !ok {
+		_ = log.Close()
+		if err == nil {
+			err = errors.New("no store meta data: not a dualdb store")
+		}
+		v.addErr("meta", walPath, err)
+		return v.rep, nil
+	}
+	d.storeID = meta.StoreID
+	if meta.MaxKeySize > 0 {
+		d.opts.MaxKeySize = meta.MaxKeySize
+	}
+	if meta.MaxValueSize > 0 {
+		d.opts.MaxValueSize = meta.MaxValueSize
+	}
+	first, last, n, err := log.Bounds()
+	if err != nil {
+		v.addErr("wal", walPath, err)
+	}
+	v.total = int64(n)
+	snaps := v.listSnapshots(d, meta)
+	for _, s := range snaps {
+		v.total += int64(s.count)
+	}
+	for _, s := range snaps {
+		v.checkSnapshot(d, s.path)
+	}
+	v.checkWAL(d, meta, first, last)
+	if err := log.Close(); err != nil {
+		return nil, err
+	}
+
+	// Rebuild the state as Open does, then check the invariants on it.
+	db, err := Open(dir, &Options{ReadOnly: true, Logger: discardLogger()})
+	if err != nil {
+		if errors.Is(err, ErrLocked) {
+			return nil, err
+		}
+		v.addErr("open", dir, err)
+		return v.rep, nil
+	}
+	defer db.Close()
+	s := db.Snapshot()
+	v.rep.Version, v.rep.Records = s.Version(), s.Len()
+	for _, f := range s.Check(v.opts.MaxFindings) {
+		v.add(Finding{File: dir, Offset: -1, Version: s.Version(), Check: "invariant", Reason: f})
+	}
+	return v.rep, nil
+}
+
+type snapFile struct {
+	path    string
+	version uint64
+	count   uint64
+}
+
+// listSnapshots returns the snapshot files meta lists, reporting listed
+// files that are missing.
+func (v *verifier) listSnapshots(d *DB, m Meta) []snapFile {
+	var out []snapFile
+	for _, ver := range m.Snapshots {
+		path := filepath.Join(d.snapPath(), snapshot.FileName(ver))
+		h, err := snapshot.ReadHeader(path, d.snapOptions())
+		if errors.Is(err, os.ErrNotExist) {
+			v.add(Finding{File: path, Offset: -1, Version: ver, Check: "snapshot-missing", Reason: "listed in wal.db meta but the file does not exist"})
+			continue
+		}
+		if err != nil {
+			h = snapshot.Header{}
+		}
+		out = append(out, snapFile{path: path, version: ver, count: h.Count})
+	}
+	return out
+}
+
+// checkSnapshot verifies one file and rebuilds its two trees to find a
+// duplicated index key, which the file format alone cannot see.
+func (v *verifier) checkSnapshot(d *DB, path string) {
+	v.rep.Snapshots++
+	ver, _ := snapshot.ParseFileName(filepath.Base(path))
+	h, err := snapshot.ReadHeader(path, d.snapOptions())
+	if err != nil {
+		v.addErr("snapshot", path, err)
+		return
+	}
+	if h.StoreID != d.storeID {
+		v.add(Finding{File: path, Offset: 0, Version: ver, Check: "snapshot-store-id",
+			Reason: fmt.Sprintf("store id %x is not this store's %x (a file from another store)", h.StoreID, d.storeID)})
+		return
+	}
+	if h.Version != ver {
+		v.add(Finding{File: path, Offset: 0, Version: ver, Check: "snapshot",
+			Reason: fmt.Sprintf("header says version %d, file name says %d", h.Version, ver)})
+		return
+	}
+	b := btreeidx.NewBuilder(int(min(h.Count, 1<<26)))
+	_, err = snapshot.Read(path, d.snapOptions(), func(r snapshot.Record) error {
+		v.tick(1)
+		return b.Add(r.Key, r.Index, r.Value, true)
+	})
+	if err != nil {
+		v.addErr("snapshot", path, err)
+		return
+	}
+	if _, err := b.Finish(); err != nil {
+		v.add(Finding{File: path, Offset: -1, Version: ver, Check: "snapshot-index", Reason: err.Error()})
+	}
+}
+
+// checkWAL replays every WAL record (CRC, decoding, contiguity) and checks
+// that the WAL continues the oldest kept snapshot.
+func (v *verifier) checkWAL(d *DB, m Meta, first, last uint64) {
+	path := d.walPath()
+	if last != 0 {
+		n := 0
+		_, err := d.log.Replay(first, func(uint64, []wal.Op) error {
+			n++
+			v.tick(1)
+			return nil
+		})
+		v.rep.WALRecords = n
+		if err != nil {
+			v.addErr("wal", path, err)
+		}
+	}
+	oldest := uint64(0)
+	if len(m.Snapshots) > 0 {
+		oldest = slices.Min(m.Snapshots)
+	}
+	switch {
+	case last == 0 && len(m.Snapshots) == 0:
+		// A new, empty store.
+	case last == 0:
+		// Truncated up to the newest snapshot: nothing to continue.
+	case first > oldest+1:
+		v.add(Finding{File: path, Offset: -1, Version: oldest + 1, Check: "wal-reach",
+			Reason: fmt.Sprintf("WAL starts at version %d but the oldest kept snapshot is %d: versions %d-%d are missing", first, oldest, oldest+1, first-1)})
+	}
+}
+
+// VerifySnapshot checks one snapshot file on its own: header, checksums,
+// order and count, and that no index key appears twice. It needs no store.
+func VerifySnapshot(path string, opts *VerifyOptions) (*VerifyReport, error) {
+	v := &verifier{rep: &VerifyReport{Dir: filepath.Dir(path)}}
+	if opts != nil {
+		v.opts = *opts
+	}
+	if v.opts.MaxFindings <= 0 {
+		v.opts.MaxFindings = 1000
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("dualdb: verify %s: %w", path, err)
+	}
+	h, err := snapshot.ReadHeader(path, nil)
+	if err == nil {
+		v.total = int64(h.Count)
+	}
+	d := &DB{opts: (&Options{}).withDefaults()}
+	d.storeID = h.StoreID // a lone file is checked against itself
+	v.checkSnapshot(d, path)
+	v.rep.Version = h.Version
+	v.rep.Records = int(h.Count)
+	return v.rep, nil
+}
+
+// Info describes a store on disk, as Inspect reads it.
+type Info struct {
+	Dir          string
+	StoreID      string // hex
+	Format       uint32
+	MaxKeySize   int // fixed at creation
+	MaxValueSize int // fixed at creation
+	Version      uint64
+	Records      int
+	WAL          WALInfo
+	Snapshots    []SnapshotInfo
+	Files        []FileInfo
+}
+
+// WALInfo describes wal.db.
+type WALInfo struct {
+	File        string
+	First, Last uint64 // versions, 0 if empty
+	Records     int
+	Bytes       int64
+}
+
+// SnapshotInfo describes one snapshot file.
+type SnapshotInfo struct {
+	File     string
+	Version  uint64
+	Bytes    int64
+	Records  uint64
+	RawBytes int64   // uncompressed record bytes
+	Ratio    float64 // Bytes / RawBytes
+	Err      string  // non-empty if the file fails its check
+}
+
+// FileInfo is one file of the store directory and its size.
+type FileInfo struct {
+	Name  string // relative to the store directory
+	Bytes int64
+}
+
+// Inspect describes the store in dir without writing anything. It opens
+// the store read-only (so it fails with ErrLocked while a writer holds it)
+// to count records at the last version.
+func Inspect(dir string) (*Info, error) {
+	d, err := Open(dir, &Options{ReadOnly: true, Logger: discardLogger()})
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	meta, _, err := d.readMeta()
+	if err != nil {
+		return nil, err
+	}
+	info := &Info{
+		Dir: dir, StoreID: hex.EncodeToString(meta.StoreID[:]), Format: meta.Format,
+		MaxKeySize: meta.MaxKeySize, MaxValueSize: meta.MaxValueSize,
+		Version: d.Version(), Records: d.Snapshot().Len(),
+	}
+	first, last, n, err := d.log.Bounds()
+	if err != nil {
+		return nil, err
+	}
+	info.WAL = WALInfo{File: d.walPath(), First: first, Last: last, Records: n}
+	if st, err := os.Stat(d.walPath()); err == nil {
+		info.WAL.Bytes = st.Size()
+	}
+	for _, ver := range meta.Snapshots {
+		path := filepath.Join(d.snapPath(), snapshot.FileName(ver))
+		si, err := snapshot.Verify(path, d.snapOptions())
+		s := SnapshotInfo{File: path, Version: ver, Bytes: si.FileSize, Records: si.Count, RawBytes: si.RawBytes}
+		if si.RawBytes > 0 {
+			s.Ratio = float64(si.FileSize) / float64(si.RawBytes)
+		}
+		if err != nil {
+			s.Err = err.Error()
+		}
+		info.Snapshots = append(info.Snapshots, s)
+	}
+	err = filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		st, err := e.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		info.Files = append(info.Files, FileInfo{Name: rel, Bytes: st.Size()})
+		return nil
+	})
+	sort.Slice(info.Files, func(i, j int) bool { return info.Files[i].Name < info.Files[j].Name })
+	return info, err
+}

@@ -1,0 +1,91 @@
+// Package snapshot writes, reads and verifies dualdb checkpoint files:
+// every record of a store at one version, in primary-key order, in one
+// zstd-compressed file.
+//
+// # What it guarantees
+//
+// Write makes a snapshot atomically: the records go to a temporary file
+// (name + TempSuffix) that is fsynced, closed, renamed to its final name and
+// made durable with an fsync of the directory. A crash leaves either no
+// file, a stale temporary file, or the complete snapshot, never a partial
+// file under the final name. On any error Write removes what it created and
+// returns the error.
+//
+// Read streams a file and hands each record to a callback. Memory stays
+// bounded whatever the size of the file: one read buffer, the zstd window
+// (capped by Options.DecoderMaxMemory) and one allocation per record, whose
+// size is capped by Options.MaxKeySize, MaxIndexSize and MaxValueSize before
+// anything is allocated.
+//
+// Every byte of a file is covered by a checksum: the header by its own
+// CRC32C, the compressed stream by a CRC32C in the footer, the footer by its
+// own CRC32C. The footer also carries the record count and a CRC32C of the
+// uncompressed record stream, so a file cut at a zstd frame boundary, which
+// the zstd frame checksum alone would not notice, is caught. Any damage is
+// reported as a *dberr.CorruptionError (errors.Is(err, dberr.ErrCorrupt))
+// naming the file and the position: a byte offset in the file for the
+// header and footer; for damage inside the compressed stream, the offset
+// where the stream starts, with the record number and the offset in the
+// uncompressed stream in the reason.
+//
+// # Caveats
+//
+// Read calls its callback before the end-of-file checksums can be checked:
+// a file whose damage is found only in the footer has already delivered
+// some or all of its records. A caller must discard everything it received
+// when Read returns an error.
+//
+// The snapshot checks the order of primary keys, not the uniqueness of
+// index keys: that is a store invariant, checked when the secondary index
+// is rebuilt on load and by the CLI's verify.
+//
+// Output is deterministic for one build: equal headers and record
+// sequences written with the same Options give byte-identical files. A
+// newer zstd library may compress differently; the format stays readable.
+//
+// # Lifetime of returned slices
+//
+// The Key, Index and Value slices of a Record passed to Read's callback
+// are freshly allocated (one allocation per record, sliced three ways) and
+// belong to the callback: it may retain and even modify them.
+//
+// # File format
+//
+// All integers of the header and footer are big-endian. Lengths inside the
+// record stream are unsigned varints (encoding/binary.AppendUvarint).
+//
+//	+--------------------------------------------------------------+
+//	| header, HeaderSize = 56 bytes                                |
+//	|   0  magic "DUALSNAP"                               8 bytes  |
+//	|   8  format version (FormatVersion = 1)            u32      |
+//	|  12  store id                                      16 bytes |
+//	|  28  store version the snapshot captures           u64      |
+//	|  36  record count                                  u64      |
+//	|  44  flags, reserved, must be 0                    u64      |
+//	|  52  CRC32C (Castagnoli) of bytes 0..51            u32      |
+//	+--------------------------------------------------------------+
+//	| compressed stream: one or more zstd frames whose             |
+//	| concatenated content is the record stream:                   |
+//	|   record 0, record 1, ... in strictly ascending key order,   |
+//	|   each:  uvarint len(key)   | key                            |
+//	|          uvarint len(index) | index                          |
+//	|          uvarint len(value) | value                          |
+//	+--------------------------------------------------------------+
+//	| footer, FooterSize = 52 bytes, the last bytes of the file    |
+//	|   0  magic "DSNAPEND"                               8 bytes  |
+//	|   8  store version (equals the header's)            u64      |
+//	|  16  record count (equals the header's)             u64      |
+//	|  24  length of the uncompressed record stream       u64      |
+//	|  32  length of the compressed stream                u64      |
+//	|  40  CRC32C of the uncompressed record stream       u32      |
+//	|  44  CRC32C of the compressed stream                u32      |
+//	|  48  CRC32C of footer bytes 0..47                   u32      |
+//	+--------------------------------------------------------------+
+//
+// The compressed stream starts at HeaderSize and ends FooterSize bytes
+// before the end of the file; its length is recorded in the footer, so a
+// file with bytes appended or cut off fails the check.
+//
+// File names are FileName(version): the version as 20 decimal digits and
+// the extension ".dsnap", so that names sort by version.
+package snapshot

@@ -1,0 +1,103 @@
+package snapshot
+
+import (
+	"io"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// zstd settings. Encoder settings fix the output bytes: they must not
+// depend on the machine (GOMAXPROCS), or equal input would not give equal
+// files.
+const (
+	// encoderConcurrency lets the zstd stream encoder compress one block
+	// while the caller fills the next. Block boundaries depend only on the
+	// input, so the output is the same as with 1.
+	encoderConcurrency = 2
+	// decoderConcurrency lets the stream decoder decode ahead of the
+	// record parser on another goroutine.
+	decoderConcurrency = 2
+	// poolSize is how many idle encoders (per level) and decoders are kept.
+	poolSize = 4
+)
+
+// zstdLevel maps a Level to the zstd library's level.
+var zstdLevel = [numLevels]zstd.EncoderLevel{
+	LevelDefault: zstd.SpeedDefault,
+	LevelFastest: zstd.SpeedFastest,
+	LevelBetter:  zstd.SpeedBetterCompression,
+	LevelBest:    zstd.SpeedBestCompression,
+}
+
+// Idle zstd encoders and decoders, reused with Reset. A buffered channel
+// rather than a sync.Pool: a decoder must be Closed to release its
+// resources, which a sync.Pool would drop silently.
+var (
+	encoderPool [numLevels]chan *zstd.Encoder
+	decoderPool = make(chan *zstd.Decoder, poolSize)
+)
+
+func init() {
+	for i := range encoderPool {
+		encoderPool[i] = make(chan *zstd.Encoder, poolSize)
+	}
+}
+
+// getEncoder returns an encoder of level l writing a new stream to w.
+func getEncoder(w io.Writer, l Level) (*zstd.Encoder, error) {
+	select {
+	case e := <-encoderPool[l]:
+		e.Reset(w)
+		return e, nil
+	default:
+	}
+	return zstd.NewWriter(w,
+		zstd.WithEncoderLevel(zstdLevel[l]),
+		zstd.WithEncoderConcurrency(encoderConcurrency),
+		zstd.WithEncoderCRC(true),
+	)
+}
+
+// putEncoder returns e, whose stream is finished or abandoned, to the pool.
+// Reset waits for its background work and drops the reference to the
+// writer; an encoder that does not fit in the pool holds no other resources
+// and is left to the garbage collector.
+func putEncoder(e *zstd.Encoder, l Level) {
+	e.Reset(nil)
+	select {
+	case encoderPool[l] <- e:
+	default:
+	}
+}
+
+// getDecoder returns a decoder reading a new stream from r, accepting
+// windows up to maxMemory bytes.
+func getDecoder(r io.Reader, maxMemory uint64) (*zstd.Decoder, error) {
+	select {
+	case d := <-decoderPool:
+		if err := d.ResetWithOptions(r, zstd.WithDecoderMaxMemory(maxMemory)); err != nil {
+			d.Close()
+			return nil, err
+		}
+		return d, nil
+	default:
+	}
+	return zstd.NewReader(r,
+		zstd.WithDecoderConcurrency(decoderConcurrency),
+		zstd.WithDecoderMaxMemory(maxMemory),
+	)
+}
+
+// putDecoder stops d's current stream (waiting for its goroutines) and
+// returns it to the pool, or closes it when the pool is full.
+func putDecoder(d *zstd.Decoder) {
+	if err := d.Reset(nil); err != nil {
+		d.Close()
+		return
+	}
+	select {
+	case decoderPool <- d:
+	default:
+		d.Close()
+	}
+}
