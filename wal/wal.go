@@ -44,9 +44,9 @@ type Entry struct {
 	Data    []byte
 }
 
-// Log is an open write-ahead log. Append, Truncate and PutMeta must be
-// called by one goroutine at a time; Replay, GetMeta and the accessors are
-// safe for concurrent use.
+// Log is an open write-ahead log. All its methods are safe for concurrent
+// use: bbolt runs one read-write transaction at a time (Append, Truncate
+// and PutMeta queue for it) beside any number of readers.
 type Log struct {
 	db   *bolt.DB
 	path string
@@ -122,6 +122,15 @@ func versionKey(v uint64) []byte {
 	return k[:]
 }
 
+// keyVersion returns the version a log key holds, or a corruption error
+// for a key that is not 8 bytes, which only a damaged file has.
+func (l *Log) keyVersion(k []byte) (uint64, error) {
+	if len(k) != 8 {
+		return 0, dberr.AtOffset(l.path, -1, "log key of %d bytes, want 8", len(k))
+	}
+	return binary.BigEndian.Uint64(k), nil
+}
+
 // Bounds returns the first and last version in the log and the number of
 // records; all zero for an empty log.
 func (l *Log) Bounds() (first, last uint64, n int, err error) {
@@ -135,12 +144,15 @@ func (l *Log) Bounds() (first, last uint64, n int, err error) {
 		if k == nil {
 			return nil
 		}
-		if len(k) != 8 {
-			return dberr.AtOffset(l.path, -1, "log key of %d bytes, want 8", len(k))
+		var err error
+		if first, err = l.keyVersion(k); err != nil {
+			return err
 		}
-		first = binary.BigEndian.Uint64(k)
 		k, _ = c.Last()
-		last = binary.BigEndian.Uint64(k)
+		if last, err = l.keyVersion(k); err != nil {
+			first = 0
+			return err
+		}
 		n = b.Stats().KeyN
 		return nil
 	})
@@ -161,8 +173,14 @@ func (l *Log) Append(after uint64, entries []Entry) error {
 	}
 	return l.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(logBucket)
-		if k, _ := b.Cursor().Last(); k != nil && binary.BigEndian.Uint64(k) != after {
-			return fmt.Errorf("dualdb: wal append: log ends at version %d, batch continues %d", binary.BigEndian.Uint64(k), after)
+		if k, _ := b.Cursor().Last(); k != nil {
+			last, err := l.keyVersion(k)
+			if err != nil {
+				return err
+			}
+			if last != after {
+				return fmt.Errorf("dualdb: wal append: log ends at version %d, batch continues %d", last, after)
+			}
 		}
 		b.FillPercent = 1.0 // keys only ever grow: pack pages full
 		for _, e := range entries {
@@ -220,7 +238,14 @@ func (l *Log) Truncate(upTo uint64) error {
 		err := l.db.Update(func(tx *bolt.Tx) error {
 			c := tx.Bucket(logBucket).Cursor()
 			n := 0
-			for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= upTo; k, _ = c.First() {
+			for k, _ := c.First(); k != nil; k, _ = c.First() {
+				v, err := l.keyVersion(k)
+				if err != nil {
+					return err
+				}
+				if v > upTo {
+					return nil
+				}
 				if n == chunk {
 					done = false
 					return nil
