@@ -14,6 +14,16 @@
 // meta page before the error). The caller must not retry; dualdb fails the
 // store closed and lets the next Open decide from what is on disk.
 //
+// # Damaged pages
+//
+// bbolt panics when it reads a damaged page. Every method of Log, and
+// Open, recovers such a panic and returns a *dberr.CorruptionError naming
+// the file instead, so a damaged wal.db never crashes its host. One
+// limit: when the panic comes from inside bbolt's own Open after it mapped
+// the file (a damaged freelist page), the mapping cannot be released, and
+// this process keeps the file's lock until it exits; later Opens of that
+// file in the same process return ErrLocked.
+//
 // # File layout
 //
 // Bucket "log": key = 8-byte big-endian version, value = one record.
@@ -32,6 +42,9 @@
 //
 //	op (put):    | 0x01 | uvarint klen | key | uvarint ilen | index | uvarint vlen | value |
 //	op (delete): | 0x02 | uvarint klen | key |
+//
+// Every uvarint is in its shortest form (a longer one is rejected, so a
+// record has exactly one encoding); the op count may be zero.
 //
 // The CRC32C (Castagnoli) covers the 8-byte big-endian version followed by
 // every byte before the checksum, so a record stored under the wrong key is

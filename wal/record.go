@@ -137,7 +137,9 @@ func DecodeRecord(version uint64, b []byte) ([]Op, error) {
 	if n > uint64(len(payload)-off)/2 {
 		return nil, fmt.Errorf("op count %d at offset 1 does not fit the record's %d bytes", n, len(payload))
 	}
-	ops := make([]Op, 0, n)
+	// Grow past a small start only as ops really decode: a crafted count
+	// must not make a tiny record allocate for thousands of ops.
+	ops := make([]Op, 0, min(n, 16))
 	for i := uint64(0); i < n; i++ {
 		if off >= len(payload) {
 			return nil, fmt.Errorf("op %d at offset %d: %w", i, off, errShort)

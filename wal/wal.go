@@ -53,7 +53,18 @@ type Log struct {
 }
 
 // Open opens or creates the log at path.
-func Open(path string, opts *Options) (*Log, error) {
+func Open(path string, opts *Options) (_ *Log, err error) {
+	// bbolt panics on some damaged pages while opening. Keep the file it
+	// opens so that a recovered panic can still close it: an open
+	// descriptor would hold the lock and make every later Open ErrLocked.
+	var file *os.File
+	var bdb *bolt.DB
+	defer func() {
+		if r := recover(); r != nil {
+			closeAfterPanic(bdb, file)
+			err = dberr.AtOffset(path, -1, "bbolt found a damaged page while opening: %v", r)
+		}
+	}()
 	if opts == nil {
 		opts = &Options{}
 	}
@@ -70,13 +81,22 @@ func Open(path string, opts *Options) (*Log, error) {
 			return nil, err
 		}
 	}
-	db, err := bolt.Open(path, mode, &bolt.Options{
-		Timeout:        timeout,
-		NoSync:         opts.NoSync,
-		ReadOnly:       opts.ReadOnly,
-		NoFreelistSync: true,
+	bdb, err = bolt.Open(path, mode, &bolt.Options{
+		Timeout:  timeout,
+		NoSync:   opts.NoSync,
+		ReadOnly: opts.ReadOnly,
+		// Keep the freelist on disk. Without it bbolt rebuilds the freelist
+		// by scanning every page in a goroutine of its own, where a damaged
+		// page panics beyond any recover of ours and kills the process.
+		NoFreelistSync: false,
 		FreelistType:   bolt.FreelistMapType,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		},
 	})
+	db := bdb
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
 	}
@@ -101,6 +121,30 @@ func Open(path string, opts *Options) (*Log, error) {
 		}
 	}
 	return l, nil
+}
+
+// guard turns a panic raised inside bbolt into a corruption error naming
+// the file. bbolt panics when it meets a damaged page (a bad page id, a
+// page of the wrong type); a store must report that, not crash its host.
+// bbolt rolls its transaction back before the panic reaches us.
+func (l *Log) guard(err *error) {
+	if r := recover(); r != nil {
+		*err = dberr.AtOffset(l.path, -1, "bbolt found a damaged page: %v", r)
+	}
+}
+
+// closeAfterPanic releases what a bbolt Open that panicked holds: the
+// handle if Open returned one (Close unmaps and unlocks), else the file. A
+// mapping keeps the open file description, and so its lock, alive.
+func closeAfterPanic(db *bolt.DB, file *os.File) {
+	defer func() { _ = recover() }()
+	if db != nil {
+		_ = db.Close()
+		return
+	}
+	if file != nil {
+		_ = file.Close()
+	}
 }
 
 // Path returns the file's path.
@@ -134,6 +178,7 @@ func (l *Log) keyVersion(k []byte) (uint64, error) {
 // Bounds returns the first and last version in the log and the number of
 // records; all zero for an empty log.
 func (l *Log) Bounds() (first, last uint64, n int, err error) {
+	defer l.guard(&err)
 	err = l.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(logBucket)
 		if b == nil {
@@ -163,7 +208,8 @@ func (l *Log) Bounds() (first, last uint64, n int, err error) {
 // contiguous and continue the log (after must be the last version already
 // in the log, or the version the log starts after when it is empty).
 // An error leaves the outcome unknown: do not retry.
-func (l *Log) Append(after uint64, entries []Entry) error {
+func (l *Log) Append(after uint64, entries []Entry) (err error) {
+	defer l.guard(&err)
 	want := after + 1
 	for _, e := range entries {
 		if e.Version != want {
@@ -200,6 +246,7 @@ func (l *Log) Append(after uint64, entries []Entry) error {
 // an error Replay stops and returns it. Replay returns the last version
 // replayed, or from-1 if there was none.
 func (l *Log) Replay(from uint64, fn func(version uint64, ops []Op) error) (last uint64, err error) {
+	defer l.guard(&err)
 	last = from - 1
 	err = l.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(logBucket)
@@ -231,7 +278,8 @@ func (l *Log) Replay(from uint64, fn func(version uint64, ops []Op) error) (last
 
 // Truncate deletes every record with a version <= upTo, in transactions of
 // a bounded size.
-func (l *Log) Truncate(upTo uint64) error {
+func (l *Log) Truncate(upTo uint64) (err error) {
+	defer l.guard(&err)
 	const chunk = 10000
 	for {
 		done := true
@@ -267,9 +315,10 @@ func (l *Log) Truncate(upTo uint64) error {
 }
 
 // GetMeta returns a copy of the meta value under key, or nil.
-func (l *Log) GetMeta(key string) ([]byte, error) {
+func (l *Log) GetMeta(key string) (_ []byte, err error) {
+	defer l.guard(&err)
 	var out []byte
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err = l.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(metaBucket)
 		if b == nil {
 			return nil
@@ -283,7 +332,8 @@ func (l *Log) GetMeta(key string) ([]byte, error) {
 }
 
 // PutMeta stores the given meta values in one durable transaction.
-func (l *Log) PutMeta(kv map[string][]byte) error {
+func (l *Log) PutMeta(kv map[string][]byte) (err error) {
+	defer l.guard(&err)
 	return l.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(metaBucket)
 		for k, v := range kv {
