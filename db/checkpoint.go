@@ -20,10 +20,11 @@ type checkpointer struct {
 	mu        sync.Mutex
 	snapshots []uint64 // kept snapshot versions, oldest first, as in meta
 
-	since   atomic.Int64  // commits since the last automatic trigger
-	trigger chan struct{} // buffered(1): an automatic checkpoint is due
-	stopc   chan struct{}
-	wg      sync.WaitGroup
+	since      atomic.Int64  // commits since the last automatic trigger
+	sinceBytes atomic.Int64  // WAL bytes since the last automatic trigger
+	trigger    chan struct{} // buffered(1): an automatic checkpoint is due
+	stopc      chan struct{}
+	wg         sync.WaitGroup
 }
 
 func (c *checkpointer) start(d *DB) {
@@ -56,14 +57,20 @@ func (c *checkpointer) stop() {
 	c.wg.Wait()
 }
 
-// noteCommits counts durable commits and triggers an automatic checkpoint
-// every Options.CheckpointEvery of them. It never blocks the committer.
-func (c *checkpointer) noteCommits(d *DB, n int) {
+// noteCommits counts durable commits and their WAL bytes and triggers an
+// automatic checkpoint every Options.CheckpointEvery commits or
+// Options.CheckpointBytes bytes. It never blocks the committer.
+func (c *checkpointer) noteCommits(d *DB, n, bytes int) {
 	if c.trigger == nil {
 		return
 	}
-	if c.since.Add(int64(n)) >= int64(d.opts.CheckpointEvery) {
+	due := c.since.Add(int64(n)) >= int64(d.opts.CheckpointEvery)
+	if d.opts.CheckpointBytes > 0 && c.sinceBytes.Add(int64(bytes)) >= d.opts.CheckpointBytes {
+		due = true
+	}
+	if due {
 		c.since.Store(0)
+		c.sinceBytes.Store(0)
 		select {
 		case c.trigger <- struct{}{}:
 		default:

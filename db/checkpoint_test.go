@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dualdb/dualdb/db"
 	"github.com/dualdb/dualdb/snapshot"
@@ -265,5 +266,38 @@ func TestCheckpoint_ReadOnly(t *testing.T) {
 	defer r.Close()
 	if _, err := r.Checkpoint(); !errors.Is(err, db.ErrReadOnly) {
 		t.Fatalf("Checkpoint on read-only = %v, want ErrReadOnly", err)
+	}
+}
+
+// A bulk load is few commits of many bytes: the byte trigger must snapshot
+// it even though the commit count never reaches CheckpointEvery.
+func TestCheckpoint_AutomaticByBytes(t *testing.T) {
+	dir := t.TempDir()
+	d, err := db.Open(dir, &db.Options{CheckpointEvery: 1_000_000, CheckpointBytes: 64 << 10, NoSync: true, Logger: quietLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	value := bytes.Repeat([]byte("v"), 1000)
+	for batch := 0; batch < 10; batch++ {
+		err := d.Update(func(tx *db.Tx) error {
+			for i := 0; i < 100; i++ {
+				k := fmt.Appendf(nil, "k%d-%d", batch, i)
+				if err := tx.Put(k, k, value); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The checkpoint runs in the background: wait for it, bounded.
+	for i := 0; i < 500 && d.Stats().Checkpoints == 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := d.Stats(); st.Checkpoints == 0 {
+		t.Fatalf("10 commits of ~100 KB with CheckpointBytes=64 KiB took no checkpoint: %+v", st)
 	}
 }

@@ -115,5 +115,5 @@ func (d *DB) writeBatch(batch []*commitReq, entries []wal.Entry) {
 	for _, r := range batch {
 		r.done <- nil
 	}
-	d.ckpt.noteCommits(d, len(batch))
+	d.ckpt.noteCommits(d, len(batch), bytes)
 }

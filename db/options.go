@@ -10,6 +10,7 @@ import (
 // Defaults for zero Options fields.
 const (
 	DefaultCheckpointEvery = 100_000  // WAL records between automatic snapshots
+	DefaultCheckpointBytes = 64 << 20 // WAL bytes between automatic snapshots
 	DefaultKeepSnapshots   = 2        // snapshot files kept
 	DefaultMaxKeySize      = 64 << 10 // bytes, for keys and index keys
 	DefaultMaxValueSize    = 16 << 20 // bytes
@@ -32,6 +33,13 @@ type Options struct {
 	// snapshots, taken in the background. 0 means DefaultCheckpointEvery;
 	// a negative value turns automatic snapshots off (Checkpoint still works).
 	CheckpointEvery int
+
+	// CheckpointBytes is the number of WAL bytes between automatic
+	// snapshots, so that a few large commits (a bulk load) also get one.
+	// 0 means DefaultCheckpointBytes; a negative value turns this trigger
+	// off. A snapshot is taken when either trigger is reached, unless
+	// CheckpointEvery is negative, which turns automatic snapshots off.
+	CheckpointBytes int64
 
 	// KeepSnapshots is how many snapshot files are kept; the WAL keeps every
 	// record after the oldest of them. 0 means DefaultKeepSnapshots.
@@ -75,6 +83,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.CheckpointEvery == 0 {
 		out.CheckpointEvery = DefaultCheckpointEvery
+	}
+	if out.CheckpointBytes == 0 {
+		out.CheckpointBytes = DefaultCheckpointBytes
 	}
 	if out.KeepSnapshots <= 0 {
 		out.KeepSnapshots = DefaultKeepSnapshots
