@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/snapshot"
+	"github.com/spf13/cobra"
+)
+
+func init() { commands = append(commands, newCheckpointCmd) }
+
+func newCheckpointCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "checkpoint DIR",
+		Short: "Take a snapshot of the store now",
+		Long: `checkpoint opens the store for writing, writes a snapshot of its last version
+(snap/<version>.dsnap), records it, removes snapshots beyond the number kept
+and truncates the WAL up to the oldest snapshot kept, like the automatic
+checkpoints of a running store. It prints the snapshot's version and size.
+
+An empty store has nothing to snapshot; a store whose newest snapshot is
+already at the last version gets no new one. The store must not be open in
+another process.`,
+		Example: `  dualdb checkpoint ./dualdb-demo`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCheckpoint(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0])
+		},
+	}
+}
+
+func runCheckpoint(stdout, stderr io.Writer, dir string) (err error) {
+	d, err := openStore(dir, false, false, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeStore(d, &err)
+	before := d.Stats().Checkpoints
+	v, err := d.Checkpoint()
+	if err != nil {
+		return userErr(err, "checkpoint %s: %s", dir, errText(err))
+	}
+	if v == 0 {
+		fmt.Fprintf(stdout, "store %s is empty: nothing to snapshot\n", dir)
+		return nil
+	}
+	st := d.Stats()
+	rel := filepath.Join(db.SnapDir, snapshot.FileName(v))
+	fi, err := os.Stat(filepath.Join(dir, rel))
+	if err != nil {
+		return userErr(err, "checkpoint %s: %s", dir, errText(err))
+	}
+	what := "wrote"
+	if st.Checkpoints == before {
+		what = "already had"
+	}
+	fmt.Fprintf(stdout, "checkpoint: %s snapshot %s: version %d, %s, %s (%s bytes)\n",
+		what, rel, v, plural(st.Records, "record", "records"), size(fi.Size()), count(fi.Size()))
+	return nil
+}
