@@ -102,11 +102,11 @@ func (d *DB) snapOptions() *snapshot.Options {
 // error writing wal.db (meta or truncation) fails the store closed, like a
 // failed commit.
 func (d *DB) Checkpoint() (uint64, error) {
-	if d.opts.ReadOnly {
-		return 0, ErrReadOnly
-	}
 	if d.closed.Load() {
 		return 0, ErrClosed
+	}
+	if d.opts.ReadOnly {
+		return 0, ErrReadOnly
 	}
 	if err := d.failure(); err != nil {
 		return 0, err

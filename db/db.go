@@ -36,12 +36,14 @@ type state struct {
 // serialized by one lock held only while a transaction runs, never while
 // its commit is written to disk.
 type DB struct {
-	dir     string
-	opts    Options // with defaults filled in
-	log     *wal.Log
-	storeID [16]byte
-	logger  *slog.Logger
-	obs     Observer // nil if none
+	dir  string
+	opts Options // with defaults filled in
+
+	keySizeSet, valueSizeSet bool // the caller set MaxKeySize, MaxValueSize
+	log                      *wal.Log
+	storeID                  [16]byte
+	logger                   *slog.Logger
+	obs                      Observer // nil if none
 
 	// published is the newest durable version; readers load it without a lock.
 	published atomic.Pointer[state]
@@ -103,6 +105,9 @@ type Stats struct {
 func Open(dir string, opts *Options) (*DB, error) {
 	o := opts.withDefaults()
 	d := &DB{dir: dir, opts: o, logger: o.Logger, obs: o.Observer}
+	// Limits fixed at creation apply where the caller left them zero.
+	d.keySizeSet = opts != nil && opts.MaxKeySize > 0
+	d.valueSizeSet = opts != nil && opts.MaxValueSize > 0
 	if err := d.open(); err != nil {
 		return nil, err
 	}

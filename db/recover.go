@@ -53,10 +53,10 @@ func (d *DB) open() (err error) {
 	}
 	d.storeID = meta.StoreID
 	// Options fixed at creation apply unless the caller set them.
-	if o := d.opts; meta.MaxKeySize > 0 && (o.MaxKeySize == DefaultMaxKeySize) {
+	if meta.MaxKeySize > 0 && !d.keySizeSet {
 		d.opts.MaxKeySize = meta.MaxKeySize
 	}
-	if o := d.opts; meta.MaxValueSize > 0 && (o.MaxValueSize == DefaultMaxValueSize) {
+	if meta.MaxValueSize > 0 && !d.valueSizeSet {
 		d.opts.MaxValueSize = meta.MaxValueSize
 	}
 	if !d.opts.ReadOnly {

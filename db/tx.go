@@ -99,6 +99,9 @@ func (d *DB) checkSizes(key, index, value []byte) error {
 // and visible to readers; readers never see part of it. A transaction that
 // changes nothing takes no version.
 func (d *DB) Update(fn func(tx *Tx) error) (err error) {
+	if d.closed.Load() {
+		return ErrClosed
+	}
 	if d.opts.ReadOnly {
 		return ErrReadOnly
 	}

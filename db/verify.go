@@ -51,8 +51,9 @@ type VerifyOptions struct {
 // VerifyReport is what Verify found.
 type VerifyReport struct {
 	Dir        string
-	Version    uint64 // version of the rebuilt state
-	Records    int    // records in the rebuilt state
+	Loaded     bool   // the state could be rebuilt, as Open would; false means Open fails
+	Version    uint64 // version of the rebuilt state, 0 if not Loaded
+	Records    int    // records in the rebuilt state, 0 if not Loaded
 	Snapshots  int    // snapshot files checked
 	WALRecords int    // WAL records checked
 	Findings   []Finding
@@ -68,7 +69,15 @@ type verifier struct {
 	total int64
 }
 
+// add records f, unless the same defect (file, position, reason) is
+// already recorded: a WAL gap found by the WAL check stops the rebuild
+// too, and is one defect, not two.
 func (v *verifier) add(f Finding) {
+	for _, g := range v.rep.Findings {
+		if g.File == f.File && g.Offset == f.Offset && g.Version == f.Version && g.Reason == f.Reason {
+			return
+		}
+	}
 	if len(v.rep.Findings) < v.opts.MaxFindings {
 		v.rep.Findings = append(v.rep.Findings, f)
 	}
@@ -165,6 +174,7 @@ func Verify(dir string, opts *VerifyOptions) (*VerifyReport, error) {
 	}
 	defer db.Close()
 	s := db.Snapshot()
+	v.rep.Loaded = true
 	v.rep.Version, v.rep.Records = s.Version(), s.Len()
 	for _, f := range s.Check(v.opts.MaxFindings) {
 		v.add(Finding{File: dir, Offset: -1, Version: s.Version(), Check: "invariant", Reason: f})
@@ -282,6 +292,7 @@ func VerifySnapshot(path string, opts *VerifyOptions) (*VerifyReport, error) {
 	d := &DB{opts: (&Options{}).withDefaults()}
 	d.storeID = h.StoreID // a lone file is checked against itself
 	v.checkSnapshot(d, path)
+	v.rep.Loaded = v.rep.OK()
 	v.rep.Version = h.Version
 	v.rep.Records = int(h.Count)
 	return v.rep, nil
@@ -292,10 +303,11 @@ type Info struct {
 	Dir          string
 	StoreID      string // hex
 	Format       uint32
-	MaxKeySize   int // fixed at creation
-	MaxValueSize int // fixed at creation
-	Version      uint64
-	Records      int
+	MaxKeySize   int    // fixed at creation
+	MaxValueSize int    // fixed at creation
+	Version      uint64 // last version: of the loaded state, or on disk (WAL or newest snapshot) if it does not load
+	Records      int    // records at Version; -1 if the store does not load
+	LoadError    string // why the store does not load (as Open would fail), empty if it loads
 	WAL          WALInfo
 	Snapshots    []SnapshotInfo
 	Files        []FileInfo
@@ -326,29 +338,61 @@ type FileInfo struct {
 	Bytes int64
 }
 
-// Inspect describes the store in dir without writing anything. It opens
-// the store read-only (so it fails with ErrLocked while a writer holds it)
-// to count records at the last version.
+// Inspect describes the store in dir without writing anything: what
+// wal.db's meta data says, the WAL's extent, every snapshot file (checked)
+// and the files with their sizes. It also rebuilds the state, as a
+// read-only Open does, to count the records; a store that does not load
+// is still described, with the reason in LoadError. It fails with
+// ErrLocked while a writer holds the store, and when wal.db or its meta
+// data cannot be read at all.
 func Inspect(dir string) (*Info, error) {
-	d, err := Open(dir, &Options{ReadOnly: true, Logger: discardLogger()})
+	walPath := filepath.Join(dir, WALFile)
+	if _, err := os.Stat(walPath); err != nil {
+		return nil, fmt.Errorf("dualdb: inspect %s: %w", dir, err)
+	}
+	log, err := wal.Open(walPath, &wal.Options{ReadOnly: true})
 	if err != nil {
 		return nil, err
 	}
-	defer d.Close()
-	meta, _, err := d.readMeta()
+	defer log.Close()
+	d := &DB{dir: dir, log: log, opts: (&Options{ReadOnly: true}).withDefaults()}
+	meta, ok, err := d.readMeta()
 	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("dualdb: %s is not an initialized store", dir)
+	}
+	if meta.MaxKeySize > 0 {
+		d.opts.MaxKeySize = meta.MaxKeySize
+	}
+	if meta.MaxValueSize > 0 {
+		d.opts.MaxValueSize = meta.MaxValueSize
 	}
 	info := &Info{
 		Dir: dir, StoreID: hex.EncodeToString(meta.StoreID[:]), Format: meta.Format,
 		MaxKeySize: meta.MaxKeySize, MaxValueSize: meta.MaxValueSize,
-		Version: d.Version(), Records: d.Snapshot().Len(),
+	}
+	if loaded, err := Open(dir, &Options{ReadOnly: true, Logger: discardLogger()}); err == nil {
+		info.Version, info.Records = loaded.Version(), loaded.Snapshot().Len()
+		if err := loaded.Close(); err != nil {
+			return nil, err
+		}
+	} else {
+		info.Records = -1
+		info.LoadError = err.Error()
 	}
 	first, last, n, err := d.log.Bounds()
 	if err != nil {
 		return nil, err
 	}
 	info.WAL = WALInfo{File: d.walPath(), First: first, Last: last, Records: n}
+	if info.LoadError != "" {
+		info.Version = last
+		if k := len(meta.Snapshots); k > 0 {
+			info.Version = max(last, meta.Snapshots[k-1])
+		}
+	}
 	if st, err := os.Stat(d.walPath()); err == nil {
 		info.WAL.Bytes = st.Size()
 	}
