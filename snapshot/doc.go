@@ -12,10 +12,12 @@
 // returns the error.
 //
 // Read streams a file and hands each record to a callback. Memory stays
-// bounded whatever the size of the file: one read buffer, the zstd window
-// (capped by Options.DecoderMaxMemory) and one allocation per record, whose
-// size is capped by Options.MaxKeySize, MaxIndexSize and MaxValueSize before
-// anything is allocated.
+// bounded whatever the size of the file: two read buffers (384 KiB, pooled),
+// the zstd window (capped by Options.DecoderMaxMemory) and one allocation
+// per record. A length prefix is checked against Options.MaxKeySize,
+// MaxIndexSize and MaxValueSize before anything is allocated, and a field
+// larger than the read buffer is allocated in steps as its bytes arrive, so
+// a lying prefix costs at most about twice the bytes really present.
 //
 // Every byte of a file is covered by a checksum: the header by its own
 // CRC32C, the compressed stream by a CRC32C in the footer, the footer by its
@@ -84,7 +86,9 @@
 //
 // The compressed stream starts at HeaderSize and ends FooterSize bytes
 // before the end of the file; its length is recorded in the footer, so a
-// file with bytes appended or cut off fails the check.
+// file with bytes appended or cut off fails the check. This package writes
+// one frame, with the zstd content checksum; a reader accepts any number of
+// frames, with or without it.
 //
 // File names are FileName(version): the version as 20 decimal digits and
 // the extension ".dsnap", so that names sort by version.

@@ -73,7 +73,10 @@ type Header struct {
 	Count   uint64   // number of records
 }
 
-// Record is one record of a snapshot.
+// Record is one record of a snapshot: its primary key, its index
+// (secondary) key and its value. Write and Encoder.Add only read the slices
+// and do not keep them. A Record given to Read's callback owns its slices,
+// which share one allocation but cannot grow into each other.
 type Record struct{ Key, Index, Value []byte }
 
 // FileName returns the file name of the snapshot of version: the version

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/dualdb/dualdb/internal/dberr"
 )
@@ -100,7 +101,9 @@ func decodeFile(path string, lim limits, fn func(Record) error) (res result, err
 	ioErr := func(err error) error {
 		return fmt.Errorf("snapshot: read %s: %w", path, err)
 	}
-	br := bufio.NewReaderSize(src, readBufferSize)
+	bufs := getReadBuffers(src)
+	defer putReadBuffers(bufs) // deferred first, so it runs after the decoder is stopped
+	br := bufs.br
 
 	// Header.
 	var hb [HeaderSize]byte
@@ -127,9 +130,14 @@ func decodeFile(path string, lim limits, fn func(Record) error) (res result, err
 	if err != nil {
 		return res, fmt.Errorf("snapshot: zstd decoder: %w", err)
 	}
+	// stopDecoder stops the decoder's goroutines, which read sr and br,
+	// and returns it to the pool. It must run before the fields of sr or
+	// src are read, and before the buffers go back to their pool.
+	stopDecoder := sync.OnceFunc(func() { putDecoder(dec) })
+	defer stopDecoder()
 	rr := &recReader{
 		src:      dec,
-		buf:      make([]byte, recordBufferSize),
+		buf:      bufs.rec,
 		maxKey:   lim.maxKey,
 		maxIndex: lim.maxIndex,
 		maxValue: lim.maxValue,
@@ -139,7 +147,7 @@ func decodeFile(path string, lim limits, fn func(Record) error) (res result, err
 			File:    path,
 			Offset:  HeaderSize,
 			Version: h.Version,
-			Reason:  fmt.Sprintf("compressed stream starting at offset %d, record %d, uncompressed offset %d: ", HeaderSize, rec, off) + fmt.Sprintf(format, args...),
+			Reason:  fmt.Sprintf("compressed stream from offset %d, record %d at uncompressed offset %d: ", HeaderSize, rec, off) + fmt.Sprintf(format, args...),
 		}
 	}
 	var (
@@ -157,12 +165,12 @@ func decodeFile(path string, lim limits, fn func(Record) error) (res result, err
 		if err != nil {
 			var se *streamError
 			if errors.As(err, &se) {
-				putDecoder(dec)
+				stopDecoder()
 				return res, streamErr(n, start, "%s", se.reason)
 			}
 			// An error of the decoder. Stop it before looking at what its
 			// goroutines wrote.
-			putDecoder(dec)
+			stopDecoder()
 			if src.err != nil {
 				return res, ioErr(src.err)
 			}
@@ -176,19 +184,19 @@ func decodeFile(path string, lim limits, fn func(Record) error) (res result, err
 			return res, streamErr(n, start, "zstd: %v%s", err, hint)
 		}
 		if n > 0 && bytes.Compare(rec.Key, prev) <= 0 {
-			putDecoder(dec)
+			stopDecoder()
 			return res, streamErr(n, start, "key %q is not after the previous key %q: records out of order", clip(rec.Key), clip(prev))
 		}
 		prev = append(prev[:0], rec.Key...)
 		if fn != nil && n < h.Count {
 			if err := fn(rec); err != nil {
-				putDecoder(dec)
+				stopDecoder()
 				return res, err
 			}
 		}
 		n++
 	}
-	putDecoder(dec)
+	stopDecoder()
 	res.rawLen = rr.raw
 	if src.err != nil {
 		return res, ioErr(src.err)
@@ -233,6 +241,30 @@ func decodeFile(path string, lim limits, fn func(Record) error) (res result, err
 		return res, dberr.AtOffset(path, footerOff+ftrRawCRCOff, "record stream checksum mismatch: footer stores %08x, the %d decompressed bytes give %08x", ft.RawCRC, rr.raw, rr.crc)
 	}
 	return res, nil
+}
+
+// readBufferSet are the buffers of one read, pooled: a small file should
+// not pay for allocating and zeroing them.
+type readBufferSet struct {
+	br  *bufio.Reader // over the file
+	rec []byte        // decompressed bytes, recordBufferSize
+}
+
+var readBuffers sync.Pool // of *readBufferSet
+
+// getReadBuffers returns a buffer set whose reader reads r.
+func getReadBuffers(r io.Reader) *readBufferSet {
+	if b, ok := readBuffers.Get().(*readBufferSet); ok {
+		b.br.Reset(r)
+		return b
+	}
+	return &readBufferSet{br: bufio.NewReaderSize(r, readBufferSize), rec: make([]byte, recordBufferSize)}
+}
+
+// putReadBuffers returns b to the pool, dropping its reference to the file.
+func putReadBuffers(b *readBufferSet) {
+	b.br.Reset(nil)
+	readBuffers.Put(b)
 }
 
 // clip shortens a key for an error message.

@@ -40,16 +40,13 @@ type recReader struct {
 // offset returns the position of the next unread byte in the stream.
 func (rr *recReader) offset() int64 { return rr.raw - int64(rr.w-rr.r) }
 
-// fill moves the unread bytes to the front of the buffer and reads more.
-// It reports whether at least one byte was added; if not, rr.err says why.
+// fill refills the buffer, which must be empty (rr.r == rr.w). It reports
+// whether at least one byte was read; if not, rr.err says why.
 func (rr *recReader) fill() bool {
 	if rr.err != nil {
 		return false
 	}
-	if rr.r > 0 {
-		rr.w = copy(rr.buf, rr.buf[rr.r:rr.w])
-		rr.r = 0
-	}
+	rr.r, rr.w = 0, 0
 	for range 100 {
 		n, err := rr.src.Read(rr.buf[rr.w:])
 		if n > 0 {

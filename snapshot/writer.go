@@ -72,8 +72,8 @@ func (s *streamWriter) Write(p []byte) (int, error) {
 // given (Write refuses it; tests use it to build files of an unknown
 // format). h.Count is written as given, whatever number of records follow.
 //
-// The Encoder buffers: nothing may reach w before Close. Close does not
-// close w.
+// The Encoder buffers: w receives the bytes late, the last of them in
+// Close. Close neither syncs nor closes w.
 func NewEncoder(w io.Writer, h Header, opts *Options) (*Encoder, error) {
 	lim, err := opts.resolve()
 	if err != nil {
@@ -303,16 +303,18 @@ func Write(dir string, h Header, recs iter.Seq[Record], opts *Options) (path str
 	if err != nil {
 		return "", 0, fmt.Errorf("snapshot: create %s: %w", tmp, err)
 	}
-	fileOpen := true
+	// Until done, any way out (an error, or a panic in recs) removes the
+	// temporary file.
+	done, fileOpen := false, true
 	defer func() {
-		if err == nil {
+		if done {
 			return
 		}
 		if fileOpen {
 			// The write already failed; a close error adds nothing.
 			_ = f.Close()
 		}
-		if rerr := fsys.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		if rerr := fsys.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err != nil {
 			err = errors.Join(err, fmt.Errorf("snapshot: remove %s: %w", tmp, rerr))
 		}
 	}()
@@ -321,8 +323,8 @@ func Write(dir string, h Header, recs iter.Seq[Record], opts *Options) (path str
 	if err != nil {
 		return "", 0, fmt.Errorf("snapshot: write %s: %w", tmp, err)
 	}
+	defer enc.abort() // releases the zstd encoder if Close is not reached
 	if err := addAll(enc, h.Count, recs); err != nil {
-		enc.abort()
 		return "", 0, fmt.Errorf("snapshot: write %s: %w", tmp, err)
 	}
 	if err := enc.Close(); err != nil {
@@ -339,12 +341,15 @@ func Write(dir string, h Header, recs iter.Seq[Record], opts *Options) (path str
 		return "", 0, fmt.Errorf("snapshot: rename %s: %w", tmp, err)
 	}
 	if err := fsys.SyncDir(dir); err != nil {
+		// The rename may or may not be durable: take it back, so that an
+		// error always means no snapshot.
 		err = fmt.Errorf("snapshot: sync directory %s: %w", dir, err)
 		if rerr := fsys.Remove(path); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("snapshot: remove %s: %w", path, rerr))
 		}
 		return "", 0, err
 	}
+	done = true
 	return path, enc.Size(), nil
 }
 

@@ -23,10 +23,11 @@ const (
 
 // zstdLevel maps a Level to the zstd library's level.
 var zstdLevel = [numLevels]zstd.EncoderLevel{
-	LevelDefault: zstd.SpeedDefault,
-	LevelFastest: zstd.SpeedFastest,
-	LevelBetter:  zstd.SpeedBetterCompression,
-	LevelBest:    zstd.SpeedBestCompression,
+	LevelDefault:  zstd.SpeedFastest,
+	LevelFast:     zstd.SpeedFastest,
+	LevelBalanced: zstd.SpeedDefault,
+	LevelBetter:   zstd.SpeedBetterCompression,
+	LevelBest:     zstd.SpeedBestCompression,
 }
 
 // Idle zstd encoders and decoders, reused with Reset. A buffered channel
@@ -54,6 +55,8 @@ func getEncoder(w io.Writer, l Level) (*zstd.Encoder, error) {
 	return zstd.NewWriter(w,
 		zstd.WithEncoderLevel(zstdLevel[l]),
 		zstd.WithEncoderConcurrency(encoderConcurrency),
+		// The frame checksum duplicates the footer's CRC32C of the record
+		// stream, but costs little and checks the decoder too.
 		zstd.WithEncoderCRC(true),
 	)
 }

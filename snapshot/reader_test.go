@@ -1,0 +1,339 @@
+package snapshot_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/dualdb/dualdb/internal/dberr"
+	"github.com/dualdb/dualdb/snapshot"
+	"github.com/dualdb/dualdb/vfs"
+)
+
+// writeFile writes data to a new file in a temporary directory.
+func writeFile(t testing.TB, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), snapshot.FileName(1))
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestRead_CallbackErrorStops(t *testing.T) {
+	recs := userRecords(1, 100)
+	p := writeFile(t, encode(t, snapshot.Header{Version: 1, Count: 100}, recs, nil))
+	stop := errors.New("enough")
+	calls := 0
+	_, err := snapshot.Read(p, nil, func(snapshot.Record) error {
+		calls++
+		if calls == 3 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop {
+		t.Fatalf("err %v, want the callback's error unchanged", err)
+	}
+	if calls != 3 {
+		t.Fatalf("callback called %d times after returning an error at 3", calls)
+	}
+	// The decoder went back to the pool mid-stream; it still works.
+	if _, err := snapshot.Verify(p, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRead_OneAllocationPerRecord(t *testing.T) {
+	const n = 20000
+	recs := fixedRecords(2, n, 100)
+	p := writeFile(t, encode(t, snapshot.Header{Version: 1, Count: n}, recs, nil))
+	allocs := testing.AllocsPerRun(5, func() {
+		if _, err := snapshot.Read(p, nil, func(snapshot.Record) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("Read of %d records: %.0f allocations", n, allocs)
+	if allocs > n+200 {
+		t.Fatalf("Read of %d records made %.0f allocations, want about one per record", n, allocs)
+	}
+	allocs = testing.AllocsPerRun(5, func() {
+		if _, err := snapshot.Verify(p, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("Verify of %d records: %.0f allocations", n, allocs)
+	if allocs > 200 {
+		t.Fatalf("Verify of %d records made %.0f allocations, want a constant", n, allocs)
+	}
+}
+
+// TestRead_RecordsAreIndependent checks that retained records survive the
+// rest of the read and that growing one field does not clobber the next.
+func TestRead_RecordsAreIndependent(t *testing.T) {
+	recs := userRecords(4, 3000)
+	p := writeFile(t, encode(t, snapshot.Header{Version: 1, Count: uint64(len(recs))}, recs, nil))
+	_, got, err := readAll(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		got[i].Key = append(got[i].Key, "-grown"...)
+		got[i].Index = append(got[i].Index, "-grown"...)
+	}
+	for i := range got {
+		if !bytes.Equal(got[i].Key, append(bytes.Clone(recs[i].Key), "-grown"...)) ||
+			!bytes.Equal(got[i].Index, append(bytes.Clone(recs[i].Index), "-grown"...)) ||
+			!bytes.Equal(got[i].Value, recs[i].Value) {
+			t.Fatalf("record %d changed: %q %q %q", i, got[i].Key, got[i].Index, got[i].Value)
+		}
+	}
+}
+
+// allocatedDuring returns the bytes allocated (by the whole process) while
+// f runs.
+func allocatedDuring(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// warmPools reads a file once so that a later measurement does not count
+// the creation of a zstd decoder.
+func warmPools(t *testing.T) {
+	t.Helper()
+	p := writeFile(t, encode(t, snapshot.Header{Version: 1, Count: 1}, userRecords(1, 1), nil))
+	if _, err := snapshot.Verify(p, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRead_HostileLengthPrefix(t *testing.T) {
+	uv := binary.AppendUvarint
+	for _, tc := range []struct {
+		name   string
+		raw    []byte
+		opts   *snapshot.Options
+		reason string
+	}{
+		{"key-2^40", uv(nil, 1<<40), nil, "key length 1099511627776 exceeds the limit of 65536"},
+		{"key-max-uint64", uv(nil, 1<<64-1), nil, "key length 18446744073709551615 exceeds"},
+		{"varint-overflow", bytes.Repeat([]byte{0xff}, 11), nil, "more than 64 bits"},
+		{"index-over-option", append(uv(uv(nil, 1), 'k'), uv(nil, 5000)...), &snapshot.Options{MaxIndexSize: 4096}, "index key length 5000 exceeds the limit of 4096"},
+		{"value-2^62", append(uv(uv(uv(uv(nil, 1), 'k'), 1), 'i'), uv(nil, 1<<62)...), nil, "value length 4611686018427387904 exceeds the limit of 67108864"},
+		// Under the limit but far longer than the stream: memory must follow
+		// the bytes that exist, not the prefix.
+		{"value-60MiB-but-10-bytes", append(append(uv(uv(uv(uv(nil, 1), 'k'), 1), 'i'), uv(nil, 60<<20)...), "0123456789"...), nil, "ends inside the record, in its value"},
+		{"key-60KiB-but-3-bytes", append(uv(nil, 60<<10), "abc"...), nil, "ends inside the record, in its key"},
+		{"torn-length", []byte{0x80}, nil, "ends inside the record, in its key length"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			enc, err := snapshot.NewEncoder(&buf, snapshot.Header{Version: 1, Count: 1}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := enc.WriteRaw(tc.raw); err != nil {
+				t.Fatal(err)
+			}
+			if err := enc.Close(); err != nil {
+				t.Fatal(err)
+			}
+			p := writeFile(t, buf.Bytes())
+			warmPools(t)
+			for _, check := range []struct {
+				name string
+				f    func() error
+			}{
+				{"Read", func() error {
+					_, err := snapshot.Read(p, tc.opts, func(snapshot.Record) error { return nil })
+					return err
+				}},
+				{"Verify", func() error { _, err := snapshot.Verify(p, tc.opts); return err }},
+			} {
+				var err error
+				alloc := allocatedDuring(func() { err = check.f() })
+				ce := wantCorrupt(t, check.name, err, p)
+				if ce.Offset != snapshot.HeaderSize || !strings.Contains(ce.Reason, "record 0") || !strings.Contains(ce.Reason, tc.reason) {
+					t.Fatalf("%s: %v; want offset %d, record 0 and %q", check.name, err, snapshot.HeaderSize, tc.reason)
+				}
+				if alloc > 4<<20 {
+					t.Fatalf("%s allocated %d bytes", check.name, alloc)
+				}
+				t.Logf("%s: %d bytes allocated: %v", check.name, alloc, err)
+			}
+		})
+	}
+}
+
+// rleFrame returns a zstd frame without checksum: an optional raw block
+// holding prefix, then blocks RLE blocks of 128 KiB of the byte b.
+// windowDesc is the frame's window descriptor byte (0x38: 128 KiB).
+func rleFrame(windowDesc byte, prefix []byte, b byte, blocks int) []byte {
+	f := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, windowDesc}
+	blockHeader := func(size, typ int, last bool) []byte {
+		h := uint32(size)<<3 | uint32(typ)<<1
+		if last {
+			h |= 1
+		}
+		return []byte{byte(h), byte(h >> 8), byte(h >> 16)}
+	}
+	if len(prefix) > 0 {
+		f = append(f, blockHeader(len(prefix), 0, blocks == 0)...)
+		f = append(f, prefix...)
+	}
+	for i := range blocks {
+		f = append(f, blockHeader(128<<10, 1, i == blocks-1)...)
+		f = append(f, b)
+	}
+	return f
+}
+
+// withStream returns a file: a valid header for count records, the given
+// compressed stream, and a footer of zeros.
+func withStream(t testing.TB, count uint64, stream []byte) []byte {
+	t.Helper()
+	hdr := encode(t, snapshot.Header{Version: 1, Count: count}, nil, nil)[:snapshot.HeaderSize]
+	file := append(bytes.Clone(hdr), stream...)
+	return append(file, make([]byte, snapshot.FooterSize)...)
+}
+
+func TestRead_ZstdBomb(t *testing.T) {
+	uv := binary.AppendUvarint
+	const blocks = 8192 // 1 GiB decompressed from 32 KiB
+	for _, tc := range []struct {
+		name   string
+		stream []byte
+		opts   *snapshot.Options
+		reason string
+	}{
+		{"1GiB-of-zeros", rleFrame(0x38, nil, 0, blocks), nil, "records out of order"},
+		{"1GiB-of-ones", rleFrame(0x38, nil, 1, blocks), nil, "records out of order"},
+		{"1GiB-value-over-limit", rleFrame(0x38, append(uv(uv(uv(uv(nil, 1), 'k'), 1), 'i'), uv(nil, 1<<30)...), 0, blocks), nil, "value length 1073741824 exceeds"},
+		{"8MiB-value-over-option", rleFrame(0x38, append(uv(uv(uv(uv(nil, 1), 'k'), 1), 'i'), uv(nil, 8<<20)...), 0, blocks), &snapshot.Options{MaxValueSize: 1 << 20}, "value length 8388608 exceeds the limit of 1048576"},
+		{"1GiB-window", rleFrame(0xa0, nil, 0, 2), nil, "zstd"},
+		{"64MiB-window-over-option", rleFrame(0x80, nil, 0, 2), &snapshot.Options{DecoderMaxMemory: 8 << 20}, "zstd"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := withStream(t, 1000, tc.stream)
+			t.Logf("file of %d bytes", len(file))
+			p := writeFile(t, file)
+			warmPools(t)
+			for _, check := range []struct {
+				name string
+				f    func() error
+			}{
+				{"Read", func() error {
+					_, err := snapshot.Read(p, tc.opts, func(snapshot.Record) error { return nil })
+					return err
+				}},
+				{"Verify", func() error { _, err := snapshot.Verify(p, tc.opts); return err }},
+			} {
+				var err error
+				alloc := allocatedDuring(func() { err = check.f() })
+				ce := wantCorrupt(t, check.name, err, p)
+				if !strings.Contains(ce.Reason, tc.reason) {
+					t.Fatalf("%s: %v; want %q", check.name, err, tc.reason)
+				}
+				if alloc > 8<<20 {
+					t.Fatalf("%s allocated %d bytes", check.name, alloc)
+				}
+				t.Logf("%s: %d bytes allocated: %v", check.name, alloc, err)
+			}
+		})
+	}
+}
+
+// TestRead_BombWithinLimits feeds a value of 32 MiB, within the limits,
+// that really is in the (tiny) stream: it is read, with memory near its
+// size, not more.
+func TestRead_BombWithinLimits(t *testing.T) {
+	uv := binary.AppendUvarint
+	const size = 32 << 20
+	stream := rleFrame(0x38, append(uv(uv(uv(uv(nil, 1), 'k'), 1), 'i'), uv(nil, size)...), 'v', size/(128<<10))
+	p := writeFile(t, withStream(t, 1, stream))
+	warmPools(t)
+	var got int
+	var err error
+	alloc := allocatedDuring(func() {
+		_, err = snapshot.Read(p, nil, func(r snapshot.Record) error { got = len(r.Value); return nil })
+	})
+	// The footer is zeros, so the read fails there, after the record.
+	wantCorrupt(t, "Read", err, p)
+	if got != size {
+		t.Fatalf("value of %d bytes, want %d", got, size)
+	}
+	if alloc > 3*size {
+		t.Fatalf("allocated %d bytes for a %d-byte value", alloc, size)
+	}
+	t.Logf("%d bytes allocated for a %d-byte value: %v", alloc, size, err)
+}
+
+func TestRead_IOErrorIsNotCorruption(t *testing.T) {
+	recs := fixedRecords(5, 5000, 100)
+	p := writeFile(t, encode(t, snapshot.Header{Version: 1, Count: uint64(len(recs))}, recs, nil))
+	for _, after := range []int64{0, 10, snapshot.HeaderSize, 1000, 200 << 10} {
+		t.Run(fmt.Sprint(after), func(t *testing.T) {
+			injected := errors.New("injected read failure")
+			opts := &snapshot.Options{FS: &faultFS{FS: vfs.OS, op: "read", afterN: after, injected: injected}}
+			_, err := snapshot.Read(p, opts, func(snapshot.Record) error { return nil })
+			if !errors.Is(err, injected) || errors.Is(err, dberr.ErrCorrupt) {
+				t.Fatalf("Read: %v, want the injected error, not corruption", err)
+			}
+			if _, err := snapshot.Verify(p, opts); !errors.Is(err, injected) || errors.Is(err, dberr.ErrCorrupt) {
+				t.Fatalf("Verify: %v, want the injected error, not corruption", err)
+			}
+			if _, err := snapshot.ReadHeader(p, opts); after < snapshot.HeaderSize && (!errors.Is(err, injected) || errors.Is(err, dberr.ErrCorrupt)) {
+				t.Fatalf("ReadHeader: %v, want the injected error, not corruption", err)
+			}
+		})
+	}
+}
+
+func TestReadHeader(t *testing.T) {
+	h := snapshot.Header{StoreID: testStoreID, Version: 1<<63 + 5, Count: 3}
+	good := encode(t, h, userRecords(1, 3), nil)
+	h.Format = snapshot.FormatVersion
+	got, err := snapshot.ReadHeader(writeFile(t, good), nil)
+	if err != nil || got != h {
+		t.Fatalf("ReadHeader: %+v, %v; want %+v", got, err, h)
+	}
+	future := encode(t, snapshot.Header{Format: 2, Version: 1}, nil, nil)
+	patched := bytes.Clone(good)
+	patched[30] ^= 1 // in the version
+	for _, tc := range []struct {
+		name   string
+		data   []byte
+		offset int64
+		reason string
+	}{
+		{"empty", nil, 0, "inside the 56-byte header"},
+		{"short", good[:20], 20, "inside the 56-byte header"},
+		{"not-a-snapshot", []byte(strings.Repeat("hello, world! ", 10)), 0, "bad magic"},
+		{"future-format", future, 8, "unknown format version 2"},
+		{"bit-flip", patched, 52, "header checksum mismatch"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeFile(t, tc.data)
+			_, err := snapshot.ReadHeader(p, nil)
+			ce := wantCorrupt(t, "ReadHeader", err, p)
+			if ce.Offset != tc.offset || !strings.Contains(ce.Reason, tc.reason) {
+				t.Fatalf("%v; want offset %d, %q", err, tc.offset, tc.reason)
+			}
+			_, err = snapshot.Verify(p, nil)
+			wantCorrupt(t, "Verify", err, p)
+		})
+	}
+	if _, err := snapshot.ReadHeader(filepath.Join(t.TempDir(), "missing"), nil); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+}
