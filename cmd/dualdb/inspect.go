@@ -49,6 +49,7 @@ type inspectJSON struct {
 	MaxValueSize int            `json:"max_value_size"`
 	Version      uint64         `json:"version"`
 	Records      int            `json:"records"`
+	LoadError    string         `json:"load_error,omitempty"`
 	WAL          walJSON        `json:"wal"`
 	Snapshots    []snapshotJSON `json:"snapshots"`
 	Files        []fileJSON     `json:"files"`
@@ -95,7 +96,7 @@ func toInspectJSON(info *db.Info) inspectJSON {
 	out := inspectJSON{
 		Dir: info.Dir, StoreID: info.StoreID, Format: info.Format,
 		MaxKeySize: info.MaxKeySize, MaxValueSize: info.MaxValueSize,
-		Version: info.Version, Records: info.Records,
+		Version: info.Version, Records: info.Records, LoadError: info.LoadError,
 		WAL: walJSON{File: info.WAL.File, First: info.WAL.First, Last: info.WAL.Last,
 			Records: info.WAL.Records, Bytes: info.WAL.Bytes},
 		Snapshots: []snapshotJSON{},
@@ -137,7 +138,11 @@ func printInspect(w io.Writer, info *db.Info, indent string) error {
 	row("format\t%d", info.Format)
 	row("created with\tmax key size %s, max value size %s", size(int64(info.MaxKeySize)), size(int64(info.MaxValueSize)))
 	row("version\t%d", info.Version)
-	row("records\t%s", count(info.Records))
+	if info.LoadError != "" {
+		row("records\tunknown: the store does not load (run dualdb verify): %s", info.LoadError)
+	} else {
+		row("records\t%s", count(info.Records))
+	}
 	wal := relTo(info.Dir, info.WAL.File)
 	if info.WAL.Records == 0 {
 		row("WAL\t%s: empty, %s", wal, size(info.WAL.Bytes))

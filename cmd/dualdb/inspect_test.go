@@ -49,7 +49,7 @@ func TestInspect_Damaged(t *testing.T) {
 	runCases(t, "inspect", []cliCase{
 		{name: "damaged-snapshot", store: damaged("snapshot-flipped-byte"), args: []string{"inspect", "$DIR"}},
 		{name: "damaged-snapshot-json", store: damaged("snapshot-out-of-order"), args: []string{"inspect", "$DIR", "--json"}},
-		{name: "wal-gap", store: damaged("wal-version-gap"), args: []string{"inspect", "$DIR"}, code: exitError},
+		{name: "wal-gap", store: damaged("wal-version-gap"), args: []string{"inspect", "$DIR"}}, // described, with why it does not load
 		{name: "unknown-format", store: damaged("store-unknown-format"), args: []string{"inspect", "$DIR"}, code: exitError},
 	})
 }

@@ -61,7 +61,9 @@ func TestReadOnlyCommands_NeverWrite(t *testing.T) {
 				{"export", dir},
 			} {
 				r := runCLI(t, "", args...)
-				if r.code == exitOK && damage == "wal-version-gap" && args[0] != "verify" {
+				// verify reports such a store and inspect describes it
+				// (with the reason it does not load); the others fail.
+				if r.code == exitOK && damage == "wal-version-gap" && args[0] != "verify" && args[0] != "inspect" {
 					t.Errorf("%v on a store that does not load: exit 0", args)
 				}
 			}

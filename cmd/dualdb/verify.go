@@ -75,6 +75,7 @@ type verifyJSON struct {
 	Dir        string        `json:"dir,omitempty"`
 	Snapshot   string        `json:"snapshot,omitempty"`
 	OK         bool          `json:"ok"`
+	Loaded     bool          `json:"loaded"` // the state could be rebuilt, as Open would
 	Version    uint64        `json:"version"`
 	Records    int           `json:"records"`
 	Snapshots  int           `json:"snapshots"`
@@ -129,7 +130,7 @@ func runVerify(stdout, stderr io.Writer, target string, o verifyFlags) error {
 }
 
 func toVerifyJSON(rep *db.VerifyReport, single bool) verifyJSON {
-	out := verifyJSON{OK: len(rep.Findings) == 0, Version: rep.Version, Records: rep.Records,
+	out := verifyJSON{OK: len(rep.Findings) == 0, Loaded: rep.Loaded, Version: rep.Version, Records: rep.Records,
 		Snapshots: rep.Snapshots, WALRecords: rep.WALRecords, Findings: []findingJSON{}}
 	if single {
 		out.Snapshot = rep.Dir
@@ -188,7 +189,7 @@ func printVerify(w io.Writer, rep *db.VerifyReport, target string, single bool, 
 		// Verify rebuilds the store as Open does; when that fails, the
 		// report's version and count are those of nothing.
 		state := fmt.Sprintf("version %d, %s", rep.Version, plural(rep.Records, "record", "records"))
-		if rep.Version == 0 && len(rep.Findings) > 0 {
+		if !rep.Loaded {
 			state = "the store does not load"
 		}
 		checked = fmt.Sprintf("%s; checked %s and %s", state,
