@@ -22,9 +22,12 @@ func NewBuilder(n int) *Builder {
 }
 
 // Add appends a record. Keys must be strictly ascending. If owned is true,
-// the slices are taken over (never copied; the caller must not touch them
-// again); when they lie back to back in one buffer, as the snapshot reader
-// makes them, no byte is copied.
+// the caller hands the memory over and promises that key, index and value
+// lie back to back, in this order, in ONE allocation, as snapshot.Read
+// delivers them; the entry then uses that memory as it is, without a
+// copy. (Adjacency is checked, but adjacency alone cannot prove one
+// allocation: the promise is what makes it safe.) Without owned, or when
+// the slices are not adjacent, the record is copied.
 func (b *Builder) Add(key, index, value []byte, owned bool) error {
 	if n := len(b.items); n > 0 {
 		if prev := b.items[n-1].e.key(); bytes.Compare(prev, key) >= 0 {
@@ -42,24 +45,26 @@ func (b *Builder) Add(key, index, value []byte, owned bool) error {
 }
 
 // ownedEntry wraps key|index|value without copying when they are adjacent
-// in one allocation, and copies them into one buffer otherwise.
+// in memory (and, as Add's caller promises, in one allocation), and
+// copies them into one buffer otherwise.
 func ownedEntry(key, index, value []byte) *entry {
-	total := len(key) + len(index) + len(value)
-	if len(key) > 0 && cap(key) >= total {
-		buf := key[:total:total]
-		if adjacent(buf, len(key), index) && adjacent(buf, len(key)+len(index), value) {
-			return &entry{buf: buf, klen: uint32(len(key)), ilen: uint32(len(index))}
-		}
+	if len(key) > 0 && follows(key, 0, index) && follows(key, len(index), value) {
+		total := len(key) + len(index) + len(value)
+		buf := unsafe.Slice(unsafe.SliceData(key), total)
+		return &entry{buf: buf, klen: uint32(len(key)), ilen: uint32(len(index))}
 	}
 	return newEntry(key, index, value)
 }
 
-// adjacent reports whether part starts at buf[off].
-func adjacent(buf []byte, off int, part []byte) bool {
+// follows reports whether part starts gap bytes after the end of key.
+func follows(key []byte, gap int, part []byte) bool {
 	if len(part) == 0 {
 		return true
 	}
-	return unsafe.SliceData(part) == &buf[off]
+	// Compare addresses as integers: forming a pointer past the end of
+	// key's allocation would be invalid (checkptr rejects it).
+	end := uintptr(unsafe.Pointer(unsafe.SliceData(key))) + uintptr(len(key)+gap)
+	return end == uintptr(unsafe.Pointer(unsafe.SliceData(part)))
 }
 
 // Finish builds the Index. It fails if two records share an index key.
@@ -80,18 +85,13 @@ func (b *Builder) Finish() (*Index, error) {
 	for i, it := range items {
 		byIndex[i] = indexItem(it.e)
 	}
-	slices.SortFunc(byIndex, func(a, c item) int {
-		if lessByIndex(a, c) {
-			return -1
-		}
-		if lessByIndex(c, a) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(byIndex, cmpByIndex)
 	var dupErr error
 	for i, it := range byIndex {
-		if i > 0 && bytes.Equal(byIndex[i-1].e.index(), it.e.index()) {
+		// Equal index keys have equal inline prefixes: only then look at
+		// the entries, whose memory is a cache miss away.
+		if i > 0 && byIndex[i-1].p0 == it.p0 && byIndex[i-1].p1 == it.p1 &&
+			bytes.Equal(byIndex[i-1].e.index(), it.e.index()) {
 			dupErr = fmt.Errorf("index key %q carried by keys %q and %q", it.e.index(), byIndex[i-1].e.key(), it.e.key())
 			break
 		}
@@ -102,4 +102,21 @@ func (b *Builder) Finish() (*Index, error) {
 		return nil, dupErr
 	}
 	return x, nil
+}
+
+// cmpByIndex orders items like lessByIndex, in one call.
+func cmpByIndex(a, b item) int {
+	switch {
+	case a.p0 != b.p0:
+		if a.p0 < b.p0 {
+			return -1
+		}
+		return 1
+	case a.p1 != b.p1:
+		if a.p1 < b.p1 {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(a.e.index(), b.e.index())
 }

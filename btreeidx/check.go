@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 )
 
@@ -60,15 +61,25 @@ func randomBetween(r *rand.Rand, t interface {
 	p0, p1 := lo.p0, lo.p1
 	switch {
 	case hi.p0 > lo.p0:
-		p0 = lo.p0 + r.Uint64N(hi.p0-lo.p0+1)
+		p0 = lo.p0 + uint64Between(r, hi.p0-lo.p0)
 		p1 = r.Uint64()
 	case hi.p1 > lo.p1:
-		p1 = lo.p1 + r.Uint64N(hi.p1-lo.p1+1)
+		p1 = lo.p1 + uint64Between(r, hi.p1-lo.p1)
 	}
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], p0)
 	binary.BigEndian.PutUint64(b[8:], p1)
 	return b[:]
+}
+
+// uint64Between returns a random number in [0, span]. span+1 overflows
+// to 0 when span is the whole uint64 range (keys from 8 zero bytes up to 8
+// 0xff bytes), and r.Uint64N(0) panics.
+func uint64Between(r *rand.Rand, span uint64) uint64 {
+	if span == math.MaxUint64 {
+		return r.Uint64()
+	}
+	return r.Uint64N(span + 1)
 }
 
 func (v View) secLen() int {

@@ -49,7 +49,10 @@
 //
 // The Key, Index and Value slices of a Record passed to Read's callback
 // are freshly allocated (one allocation per record, sliced three ways) and
-// belong to the callback: it may retain and even modify them.
+// belong to the callback: it may retain and even modify them. Key, Index
+// and Value lie back to back, in this order, in that one allocation: a
+// guarantee the db package relies on to keep the memory without a copy
+// (TestRead_RecordsAreOneAllocation holds it).
 //
 // # File format
 //
