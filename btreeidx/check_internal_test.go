@@ -311,3 +311,45 @@ func TestCheckSample_SpreadsOverDecimalKeys(t *testing.T) {
 		}
 	}
 }
+
+// Rolling windows cover every record in turn, also for decimal keys with
+// long shared prefixes, where random windows bunch up: damage planted
+// anywhere is found within ceil(n/width)+1 windows, and a healthy index
+// gives nothing over a full round.
+func TestCheckWindow_RollingCoversDecimalKeys(t *testing.T) {
+	const n, width = 20000, 700
+	x := New()
+	for i := range n {
+		k := fmt.Appendf(nil, "user:%010d", i)
+		ix := fmt.Appendf(nil, "mail:%016x", uint64(i)*0x9E3779B97F4A7C15)
+		if _, _, err := x.Put(k, ix, []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var es []*entry
+	x.pri.Ascend(func(it item) bool { es = append(es, it.e); return true })
+	view := x.Freeze()
+	rounds := (n+width-1)/width + 1
+	var nk, ni []byte
+	for i := 0; i < rounds; i++ {
+		var f []string
+		f, nk, ni = view.CheckWindow(nk, ni, width, 0)
+		if len(f) > 0 {
+			t.Fatalf("healthy window %d: %v", i, f)
+		}
+	}
+	for _, at := range []int{0, n / 3, n - 1} {
+		d := Thaw(view)
+		repoint(d.sec, indexItem(es[at]), es[(at+1)%n]) // index key of es[at] leads elsewhere
+		found := false
+		nk, ni = nil, nil
+		for i := 0; i < rounds && !found; i++ {
+			var f []string
+			f, nk, ni = d.CheckWindow(nk, ni, width, 0)
+			found = len(f) > 0
+		}
+		if !found {
+			t.Fatalf("damage at record %d not found in %d rolling windows", at, rounds)
+		}
+	}
+}

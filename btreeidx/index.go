@@ -47,6 +47,9 @@ func (x *Index) Freeze() View {
 
 // Thaw returns a new writable Index that starts from v. v itself stays
 // unchanged. It is how a writer rolls back to the last frozen version.
+// Thaw is a writer's operation: google/btree's Clone updates a field of the
+// source tree, so two Thaws of one View must not run at once (readers of v
+// are safe).
 func Thaw(v View) *Index {
 	if v.pri == nil {
 		return New()
@@ -60,17 +63,18 @@ func Thaw(v View) *Index {
 // *dberr.ConflictError. Put copies its arguments. It returns the replaced
 // record, if any.
 func (x *Index) Put(key, index, value []byte) (old Record, replaced bool, err error) {
-	if owner, ok := x.sec.Get(probeIndex(index)); ok && !bytes.Equal(owner.e.key(), key) {
+	e := newEntry(key, index, value)
+	secItem := indexItem(e) // also the probe: saves allocating one
+	if owner, ok := x.sec.Get(secItem); ok && !bytes.Equal(owner.e.key(), key) {
 		return Record{}, false, &dberr.ConflictError{
 			Index: bytes.Clone(index), Key: bytes.Clone(key), Owner: bytes.Clone(owner.e.key()),
 		}
 	}
-	e := newEntry(key, index, value)
 	prev, had := x.pri.ReplaceOrInsert(keyItem(e))
 	if had && !bytes.Equal(prev.e.index(), index) {
 		x.sec.Delete(indexItem(prev.e))
 	}
-	x.sec.ReplaceOrInsert(indexItem(e))
+	x.sec.ReplaceOrInsert(secItem)
 	if had {
 		return prev.e.record(), true, nil
 	}

@@ -11,13 +11,19 @@ import (
 const (
 	orderCheckWindows = 32
 	orderCheckWidth   = 256
-	orderCheckLimit   = 20 // findings reported per run
+	orderCheckLimit   = 20     // findings reported per run
+	orderCheckRolling = 16_384 // records per run of the rolling window
 )
 
 // orderChecker runs the online invariant check of Options.OrderCheckInterval.
 type orderChecker struct {
 	stopc chan struct{}
 	wg    sync.WaitGroup
+
+	// mu guards the rolling cursors: where the next window of each tree
+	// starts, so successive checks of a large store cover all of it.
+	mu                 sync.Mutex
+	nextKey, nextIndex []byte
 }
 
 func (d *DB) startOrderCheck() {
@@ -54,7 +60,9 @@ func (c *orderChecker) stop() {
 // of Options.OrderCheckInterval does, and returns its findings (none when
 // healthy). Stores of up to Options.OrderCheckFullLimit records are checked
 // in full, larger ones on a random sample of ranges drawn from r (nil: a
-// fresh source). It reads a Snapshot and never blocks writers.
+// fresh source), plus a rolling window that resumes where the previous
+// run stopped, so that successive runs cover the whole store. It reads a
+// Snapshot and never blocks writers.
 func (d *DB) CheckOnline(r *rand.Rand) OrderCheckEvent {
 	start := time.Now()
 	s := d.current()
@@ -66,7 +74,16 @@ func (d *DB) CheckOnline(r *rand.Rand) OrderCheckEvent {
 		if r == nil {
 			r = rand.New(rand.NewPCG(uint64(start.UnixNano()), 1))
 		}
-		ev.Findings = s.view.CheckSample(r, orderCheckWindows, orderCheckWidth, orderCheckLimit)
+		// A rolling window covers the whole store over successive runs;
+		// random windows add spread within each run.
+		d.oc.mu.Lock()
+		f, nk, ni := s.view.CheckWindow(d.oc.nextKey, d.oc.nextIndex, orderCheckRolling, orderCheckLimit)
+		d.oc.nextKey, d.oc.nextIndex = nk, ni
+		d.oc.mu.Unlock()
+		ev.Findings = f
+		if len(f) < orderCheckLimit {
+			ev.Findings = append(f, s.view.CheckSample(r, orderCheckWindows, orderCheckWidth, orderCheckLimit-len(f))...)
+		}
 	}
 	ev.Duration = time.Since(start)
 	if len(ev.Findings) > 0 {
