@@ -1,6 +1,7 @@
 package db
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -140,6 +141,11 @@ func (d *DB) checkpointLocked(s *state) (int64, error) {
 	if err := fs.MkdirAll(d.snapPath(), 0o700); err != nil {
 		return 0, fmt.Errorf("dualdb: checkpoint: %w", err)
 	}
+	// snap/ itself must be durable before a file in it is recorded in
+	// meta (and the WAL truncated on its strength): fsync its parent.
+	if err := fs.SyncDir(d.dir); err != nil {
+		return 0, fmt.Errorf("dualdb: checkpoint: sync %s: %w", d.dir, err)
+	}
 	h := snapshot.Header{Format: snapshot.FormatVersion, StoreID: d.storeID, Version: s.version, Count: uint64(s.view.Len())}
 	recs := func(yield func(snapshot.Record) bool) {
 		for r := range s.view.Ascend(nil, nil) {
@@ -248,6 +254,11 @@ func (d *DB) loadSnapshot(m Meta) (*btreeidx.Index, uint64, error) {
 		x, err := d.readSnapshot(path, v)
 		if err == nil {
 			return x, v, nil
+		}
+		if !errors.Is(err, ErrCorrupt) && !isNotExist(err) {
+			// An I/O error is not damage: say so, and do not fall back
+			// past a snapshot that may be perfectly good.
+			return nil, 0, fmt.Errorf("dualdb: read snapshot %s: %w", path, err)
 		}
 		d.logger.Warn("dualdb: skipping snapshot that fails its check; trying an older one", "file", path, "err", err)
 		problems = append(problems, err.Error())

@@ -10,10 +10,17 @@ import (
 
 // commitReq is one transaction waiting for the WAL.
 type commitReq struct {
-	version uint64
-	data    []byte        // encoded WAL record
-	view    btreeidx.View // frozen state at version
-	done    chan error    // buffered(1): the durable outcome
+	version  uint64
+	data     []byte        // encoded WAL record
+	view     btreeidx.View // frozen state at version
+	err      error         // the durable outcome, set before finished is closed
+	finished chan struct{} // closed when the outcome is known
+}
+
+// finish records the outcome and releases every waiter.
+func (r *commitReq) finish(err error) {
+	r.err = err
+	close(r.finished)
 }
 
 // committer owns the WAL writes. Writers queue commits in version order
@@ -81,7 +88,7 @@ func (d *DB) writeBatch(batch []*commitReq, entries []wal.Entry) {
 	if err := d.failure(); err != nil {
 		// Failed closed: nothing after the failed write may reach the WAL.
 		for _, r := range batch {
-			r.done <- err
+			r.finish(err)
 		}
 		return
 	}
@@ -102,7 +109,7 @@ func (d *DB) writeBatch(batch []*commitReq, entries []wal.Entry) {
 		// Outcome unknown: never retry, never publish. Recovery decides.
 		err = d.fail(err)
 		for _, r := range batch {
-			r.done <- err
+			r.finish(err)
 		}
 		return
 	}
@@ -113,7 +120,7 @@ func (d *DB) writeBatch(batch []*commitReq, entries []wal.Entry) {
 	d.stats.walLast.Store(last.version)
 	d.stats.walFirst.CompareAndSwap(0, batch[0].version)
 	for _, r := range batch {
-		r.done <- nil
+		r.finish(nil)
 	}
 	d.ckpt.noteCommits(d, len(batch), bytes)
 }

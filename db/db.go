@@ -57,6 +57,7 @@ type DB struct {
 	head     *btreeidx.Index // writer's private trees; transactions work here
 	pending  btreeidx.View   // frozen state of the last assigned version: the rollback point
 	assigned uint64          // last version handed to a commit
+	lastReq  *commitReq      // the commit of version assigned, nil before the first
 	closing  bool            // Close has begun; no new transactions
 
 	cm committer

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/dualdb/dualdb/btreeidx"
@@ -34,6 +35,17 @@ func (d *DB) open() (err error) {
 			_ = d.log.Close()
 		}
 	}()
+	if !d.opts.ReadOnly {
+		// A new directory and a new wal.db are durable only once their
+		// parents are fsynced; bbolt fsyncs the file, not its directory.
+		// Cheap enough to do on every writable Open.
+		if err := fs.SyncDir(filepath.Dir(filepath.Clean(d.dir))); err != nil {
+			return fmt.Errorf("dualdb: sync parent of %s: %w", d.dir, err)
+		}
+		if err := fs.SyncDir(d.dir); err != nil {
+			return fmt.Errorf("dualdb: sync %s: %w", d.dir, err)
+		}
+	}
 	meta, ok, err := d.readMeta()
 	if err != nil {
 		return err

@@ -116,6 +116,12 @@ func (d *DB) Update(fn func(tx *Tx) error) (err error) {
 		return ferr
 	}
 	tx := &Tx{d: d, idx: d.head}
+	// The transaction sees the head, which may hold commits that are
+	// queued for the WAL but not durable yet. Whatever it returns without
+	// a commit of its own (an error, a refused Put, values it read) must
+	// not be acknowledged before those are durable: waitSeen waits for
+	// the newest of them, or reports that it failed.
+	seen := d.lastReq
 	committed := false
 	defer func() {
 		if committed {
@@ -127,6 +133,12 @@ func (d *DB) Update(fn func(tx *Tx) error) (err error) {
 			d.head = btreeidx.Thaw(d.pending)
 		}
 		d.mu.Unlock()
+		if err == nil { // a panic: nothing to acknowledge
+			return
+		}
+		if ferr := waitSeen(seen); ferr != nil {
+			err = ferr
+		}
 	}()
 	if err := fn(tx); err != nil {
 		return err
@@ -135,22 +147,24 @@ func (d *DB) Update(fn func(tx *Tx) error) (err error) {
 	if tx.ops == 0 {
 		committed = true
 		d.mu.Unlock()
-		return nil
+		return waitSeen(seen)
 	}
 	version := d.assigned + 1
 	req := &commitReq{
-		version: version,
-		data:    wal.AssembleRecord(make([]byte, 0, len(tx.body)+16), version, tx.ops, tx.body),
-		view:    d.head.Freeze(),
-		done:    make(chan error, 1),
+		version:  version,
+		data:     wal.AssembleRecord(make([]byte, 0, len(tx.body)+16), version, tx.ops, tx.body),
+		view:     d.head.Freeze(),
+		finished: make(chan struct{}),
 	}
 	d.assigned = version
 	d.pending = req.view
+	d.lastReq = req
 	d.enqueueLocked(req)
 	committed = true
 	d.mu.Unlock()
 
-	err = <-req.done
+	<-req.finished // commits are written in order: ours durable means all before it are
+	err = req.err
 	if err != nil {
 		d.stats.failedCommits.Add(1)
 	} else {
@@ -160,4 +174,16 @@ func (d *DB) Update(fn func(tx *Tx) error) (err error) {
 		d.obs.Commit(CommitEvent{Version: version, Ops: tx.ops, Latency: time.Since(start), Err: err})
 	}
 	return err
+}
+
+// waitSeen waits until the commit req (the newest one a transaction could
+// see) has a durable outcome. It returns nil if req is nil or durable, and
+// the store's failure if req's WAL write failed: then whatever the
+// transaction saw of it never existed.
+func waitSeen(req *commitReq) error {
+	if req == nil {
+		return nil
+	}
+	<-req.finished
+	return req.err
 }

@@ -80,6 +80,10 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 		if _, err := os.Stat(path); err != nil {
 			return nil, err
 		}
+	} else if _, err := os.Stat(path); err == nil {
+		if err := precheck(path, timeout); err != nil {
+			return nil, err
+		}
 	}
 	bdb, err = bolt.Open(path, mode, &bolt.Options{
 		Timeout:  timeout,
@@ -131,6 +135,34 @@ func (l *Log) guard(err *error) {
 	if r := recover(); r != nil {
 		*err = dberr.AtOffset(l.path, -1, "bbolt found a damaged page: %v", r)
 	}
+}
+
+// precheck reads every page of an existing file through a read-only bbolt
+// handle, in this goroutine, so that a damaged page panics where guard
+// can turn it into a corruption error. A read-write bbolt Open of a file
+// without a synced freelist walks every page in a goroutine of its own,
+// where the same panic would kill the process. The WAL is kept short by
+// checkpoints, so the walk costs little.
+func precheck(path string, timeout time.Duration) (err error) {
+	db, err := bolt.Open(path, 0, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return fmt.Errorf("%w: %s", ErrLocked, path)
+	}
+	if err != nil {
+		return nil // the read-write Open below reports it
+	}
+	l := &Log{db: db, path: path}
+	defer func() {
+		if cerr := db.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	defer l.guard(&err)
+	return db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			return b.ForEach(func(k, v []byte) error { return nil })
+		})
+	})
 }
 
 // closeAfterPanic releases what a bbolt Open that panicked holds: the
