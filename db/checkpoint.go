@@ -167,6 +167,13 @@ func (d *DB) checkpointLocked(s *state) (int64, error) {
 	if err := d.writeSnapshotList(keep); err != nil {
 		return size, d.fail(fmt.Errorf("record snapshot %d in %s: %w", s.version, d.walPath(), err))
 	}
+	if d.opts.NoSync {
+		// Old files are removed and the WAL cut on the strength of the new
+		// list: it must be on disk first, even when commits are not synced.
+		if err := d.log.Sync(); err != nil {
+			return size, d.fail(fmt.Errorf("sync %s: %w", d.walPath(), err))
+		}
+	}
 	c.snapshots = keep
 	for _, v := range drop {
 		if err := fs.Remove(filepath.Join(d.snapPath(), snapshot.FileName(v))); err != nil && !isNotExist(err) {
@@ -180,12 +187,13 @@ func (d *DB) checkpointLocked(s *state) (int64, error) {
 		if err := d.log.Truncate(keep[0]); err != nil {
 			return size, d.fail(err)
 		}
-		if last := d.stats.walLast.Load(); last > keep[0] {
-			d.stats.walFirst.Store(keep[0] + 1)
+		d.stats.walMu.Lock()
+		if d.stats.walLast > keep[0] {
+			d.stats.walFirst = keep[0] + 1
 		} else {
-			d.stats.walFirst.Store(0)
-			d.stats.walLast.Store(0)
+			d.stats.walFirst, d.stats.walLast = 0, 0
 		}
+		d.stats.walMu.Unlock()
 	}
 	return size, nil
 }

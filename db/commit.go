@@ -117,8 +117,12 @@ func (d *DB) writeBatch(batch []*commitReq, entries []wal.Entry) {
 	d.published.Store(&state{version: last.version, view: last.view})
 	d.stats.groupCommits.Add(1)
 	d.stats.walBytes.Add(uint64(bytes))
-	d.stats.walLast.Store(last.version)
-	d.stats.walFirst.CompareAndSwap(0, batch[0].version)
+	d.stats.walMu.Lock()
+	d.stats.walLast = last.version
+	if d.stats.walFirst == 0 {
+		d.stats.walFirst = batch[0].version
+	}
+	d.stats.walMu.Unlock()
 	for _, r := range batch {
 		r.finish(nil)
 	}

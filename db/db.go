@@ -74,8 +74,9 @@ type counters struct {
 	failedCommits atomic.Uint64
 	groupCommits  atomic.Uint64
 	walBytes      atomic.Uint64
-	walFirst      atomic.Uint64 // first version still in the WAL, 0 if empty
-	walLast       atomic.Uint64
+	walMu         sync.Mutex // guards walFirst and walLast, which move together
+	walFirst      uint64     // first version still in the WAL, 0 if empty
+	walLast       uint64     // last version in the WAL, 0 if empty
 	checkpoints   atomic.Uint64
 	lastSnapshot  atomic.Uint64 // version of the newest snapshot, 0 if none
 	recovery      atomic.Int64  // nanoseconds Open spent loading
@@ -212,13 +213,15 @@ func (d *DB) Stats() Stats {
 		FailedCommits:   d.stats.failedCommits.Load(),
 		GroupCommits:    d.stats.groupCommits.Load(),
 		WALBytesWritten: d.stats.walBytes.Load(),
-		WALFirst:        d.stats.walFirst.Load(),
-		WALLast:         d.stats.walLast.Load(),
+
 		Checkpoints:     d.stats.checkpoints.Load(),
 		SnapshotVersion: d.stats.lastSnapshot.Load(),
 		Recovery:        time.Duration(d.stats.recovery.Load()),
 		Failed:          d.failure(),
 	}
+	d.stats.walMu.Lock()
+	st.WALFirst, st.WALLast = d.stats.walFirst, d.stats.walLast
+	d.stats.walMu.Unlock()
 	if st.WALLast != 0 {
 		st.WALRecords = st.WALLast - st.WALFirst + 1
 	}

@@ -18,9 +18,13 @@ const (
 
 // Options configure Open. A nil *Options and zero fields mean defaults.
 type Options struct {
-	// NoSync skips fsync on commit: faster, and a crash may lose the newest
-	// commits, never half of one. Default false: a commit is durable when
-	// it returns.
+	// NoSync skips fsync on commit: faster, and not durable. A crash of
+	// the process loses nothing acknowledged (the OS still has it). A power
+	// loss or OS crash may lose the newest commits, never half of one, and
+	// may also leave wal.db damaged: bbolt does not order its writes
+	// without fsync. Open then fails with ErrCorrupt naming the file; it
+	// never loads the damage as good. Checkpoints still fsync what they
+	// rely on. Default false: a commit is durable when it returns.
 	NoSync bool
 
 	// ReadOnly opens the store without writing anything. Writes return

@@ -90,8 +90,8 @@ func (d *DB) open() (err error) {
 		return err
 	}
 	if walLast != 0 {
-		d.stats.walFirst.Store(max(first, snapVersion+1))
-		d.stats.walLast.Store(walLast)
+		d.stats.walFirst = first
+		d.stats.walLast = walLast
 	}
 	if len(meta.Snapshots) > 0 {
 		d.stats.lastSnapshot.Store(meta.Snapshots[len(meta.Snapshots)-1])

@@ -346,6 +346,10 @@ func (l *Log) Truncate(upTo uint64) (err error) {
 	}
 }
 
+// Sync makes everything written so far durable (fdatasync), for logs
+// opened with NoSync before an action that relies on it.
+func (l *Log) Sync() error { return l.db.Sync() }
+
 // GetMeta returns a copy of the meta value under key, or nil.
 func (l *Log) GetMeta(key string) (_ []byte, err error) {
 	defer l.guard(&err)
