@@ -1,0 +1,76 @@
+// Package db is dualdb's public API: an embedded, persistent store of
+// records with two keys, a primary key and a unique secondary ("index")
+// key, such as users by id and by e-mail.
+//
+//	d, err := db.Open("users.db", nil) // nil: defaults
+//	err = d.Put([]byte("user:1"), []byte("ada@example.com"), profile)
+//	r, err := d.GetByIndex([]byte("ada@example.com")) // r.Key == "user:1"
+//
+// # Guarantees
+//
+// Both keys are held in ordered in-memory B-trees, so iteration by either
+// key is deterministic. Every commit changes both indexes under one version
+// number, and readers see whole versions only: no reader ever observes one
+// index updated and the other not. Put, Delete and Update are atomic and,
+// with default options, durable when they return nil: the commit is in
+// the write-ahead log (wal.db, a bbolt file) and fsynced. Put, Delete,
+// Update, Get and GetByIndex are linearizable, refusals included (a Put
+// refused with ErrConflict waits until the commit it conflicts with is
+// durable).
+//
+// Concurrent writers share fsyncs (group commit): commits that queue while
+// one WAL transaction is being written go to disk together in the next,
+// without a timer. If a WAL write fails the DB fails closed: that commit
+// and every later write return ErrFailed, readers keep the last durable
+// version, and only a new Open, whose recovery reads what is on disk, can
+// write again. A failed fsync is never retried.
+//
+// Snapshot files (snap/*.dsnap, zstd-compressed) are written in the
+// background every Options.CheckpointEvery commits or
+// Options.CheckpointBytes of WAL, or by Checkpoint. Open loads the newest
+// snapshot that verifies, rebuilds the secondary index and replays the WAL
+// after it; a corrupt newest snapshot is skipped, with a logged warning,
+// for the older one, which the WAL always continues. A file that fails its
+// checks is reported as ErrCorrupt wrapped by a *CorruptionError naming
+// the file and the position, and is never loaded as if it were good.
+//
+// # Concurrency
+//
+// A *DB is safe for concurrent use. Readers (Get, GetByIndex, Snapshot,
+// View and the iterators) take no lock and never block writers or wait for
+// them; they read the last durable version through one atomic pointer.
+// Writers are serialized by one lock, held while a transaction's function
+// runs and released before its commit is written to disk. Keep Update
+// functions short: they run under that lock.
+//
+// A *Snapshot is an immutable version, safe for concurrent use, and costs
+// nothing to keep: the writer copies shared B-tree nodes lazily before it
+// changes them (copy-on-write). A *Tx belongs to one Update call and one
+// goroutine.
+//
+// # Lifetime of slices
+//
+// Put, Delete and Tx.Put copy their arguments: the caller may reuse its
+// buffers at once. A Record returned by any method aliases the store's
+// immutable memory: it stays valid forever (also after Close, also after
+// the record is replaced or deleted) and must not be modified.
+//
+// # Files
+//
+// A store is a directory (mode 0700) holding wal.db (the WAL and the
+// store's meta data) and snap/ with the kept snapshot files (mode 0600).
+// bbolt's file lock keeps a second writer, in this process or another, out:
+// Open returns ErrLocked after a short wait instead of hanging. The on-disk
+// formats are documented in the wal and snapshot packages; Verify and the
+// dualdb command check a store without writing to it.
+//
+// # Caveats
+//
+// The whole store lives in memory (about 300 bytes per record with
+// 100-byte values, see BENCHMARKS.md); the files are for durability and
+// recovery. A read-only Open takes bbolt's shared lock, so it works beside
+// other readers but returns ErrLocked while a writer holds the store.
+// Options.NoSync gives up durability for speed: a process crash loses
+// nothing acknowledged, but a power loss may lose the newest commits and
+// may leave wal.db damaged, which Open then reports.
+package db
