@@ -107,6 +107,15 @@ func (h *harness) cleanup() {
 	if diff := before.diff(snapDump(s)); diff != "" {
 		h.tb.Errorf("cleanup: read-only reopen differs from the state before Close: %s", diff)
 	}
+	// And the whole store on disk, as `dualdb verify` checks it.
+	rep, err := db.Verify(h.dir, nil)
+	if err != nil {
+		h.tb.Errorf("cleanup: Verify %s: %v", h.dir, err)
+		return
+	}
+	for _, f := range rep.Findings {
+		h.tb.Errorf("cleanup: Verify: %s", f)
+	}
 }
 
 // checkSnapshot fails tb if s breaks an invariant.
