@@ -235,7 +235,7 @@ func (d *DB) removeLeftovers(m Meta) error {
 // and finally to an empty start when the WAL reaches back to version 1.
 // It fails with ErrCorrupt, naming the files, when nothing valid reaches
 // the WAL.
-func (d *DB) loadSnapshot(m Meta) (*btreeidx.Index, uint64, error) {
+func (d *DB) loadSnapshot(m Meta, read snapReader) (*btreeidx.Index, uint64, error) {
 	first, walLast, _, err := d.log.Bounds()
 	if err != nil {
 		return nil, 0, err
@@ -259,7 +259,7 @@ func (d *DB) loadSnapshot(m Meta) (*btreeidx.Index, uint64, error) {
 			problems = append(problems, fmt.Sprintf("%s: the WAL (versions %d-%d) does not continue it", path, first, walLast))
 			continue
 		}
-		x, err := d.readSnapshot(path, v)
+		x, err := read(path, v)
 		if err == nil {
 			return x, v, nil
 		}
@@ -281,27 +281,63 @@ func (d *DB) loadSnapshot(m Meta) (*btreeidx.Index, uint64, error) {
 		Reason: "no valid snapshot reaches the WAL: " + strings.Join(problems, "; ")}
 }
 
-// readSnapshot reads and checks one snapshot file into a new Index.
-func (d *DB) readSnapshot(path string, version uint64) (*btreeidx.Index, error) {
+// snapDefect classifies a defect of a snapshot file for Verify's findings
+// ("snapshot-store-id", "snapshot-index"); its text is the wrapped error's.
+type snapDefect struct {
+	check string
+	err   error
+}
+
+func (e *snapDefect) Error() string { return e.err.Error() }
+func (e *snapDefect) Unwrap() error { return e.err }
+
+// snapReader reads one listed snapshot file into a new Index.
+type snapReader func(path string, version uint64) (*btreeidx.Index, error)
+
+// readSnapshot reads and checks one snapshot file into a new Index: its
+// header must carry this store's id and the version its name gives, and
+// rebuilding the secondary tree must find no index key twice. tick, if not
+// nil, is called once per record read.
+func (d *DB) readSnapshot(path string, version uint64, tick func()) (*btreeidx.Index, error) {
 	h, err := snapshot.ReadHeader(path, d.snapOptions())
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case h.StoreID != d.storeID:
-		return nil, dberr.AtOffset(path, 0, "store id %x is not this store's %x", h.StoreID, d.storeID)
+		return nil, &snapDefect{"snapshot-store-id", &dberr.CorruptionError{File: path, Offset: 0, Version: version,
+			Reason: fmt.Sprintf("store id %x is not this store's %x (a file from another store)", h.StoreID, d.storeID)}}
 	case h.Version != version:
-		return nil, dberr.AtOffset(path, 0, "header says version %d, file name and meta say %d", h.Version, version)
+		return nil, &dberr.CorruptionError{File: path, Offset: 0, Version: version,
+			Reason: fmt.Sprintf("header says version %d, file name and meta say %d", h.Version, version)}
 	}
 	b := btreeidx.NewBuilder(int(min(h.Count, 1<<26)))
 	if _, err := snapshot.Read(path, d.snapOptions(), func(r snapshot.Record) error {
+		if tick != nil {
+			tick()
+		}
 		return b.Add(r.Key, r.Index, r.Value, true)
 	}); err != nil {
 		return nil, err
 	}
 	x, err := b.Finish()
 	if err != nil {
-		return nil, dberr.AtOffset(path, -1, "%v", err)
+		return nil, &snapDefect{"snapshot-index", &dberr.CorruptionError{File: path, Offset: -1, Version: version, Reason: err.Error()}}
 	}
 	return x, nil
+}
+
+// rebuild recovers the state as Open does: the newest listed snapshot
+// that verifies (read reads one) and whose version the WAL continues,
+// then the WAL records after it. Open, Verify and Inspect share it.
+func (d *DB) rebuild(m Meta, read snapReader) (head *btreeidx.Index, snapVersion, last uint64, err error) {
+	head, snapVersion, err = d.loadSnapshot(m, read)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	last, err = d.replay(head, snapVersion)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return head, snapVersion, last, nil
 }

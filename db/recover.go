@@ -63,25 +63,16 @@ func (d *DB) open() (err error) {
 			return err
 		}
 	}
-	d.storeID = meta.StoreID
-	// Options fixed at creation apply unless the caller set them.
-	if meta.MaxKeySize > 0 && !d.keySizeSet {
-		d.opts.MaxKeySize = meta.MaxKeySize
-	}
-	if meta.MaxValueSize > 0 && !d.valueSizeSet {
-		d.opts.MaxValueSize = meta.MaxValueSize
-	}
+	d.applyMeta(meta)
 	if !d.opts.ReadOnly {
 		if err := d.removeLeftovers(meta); err != nil {
 			return err
 		}
 	}
 
-	head, snapVersion, err := d.loadSnapshot(meta)
-	if err != nil {
-		return err
-	}
-	last, err := d.replay(head, snapVersion)
+	head, snapVersion, last, err := d.rebuild(meta, func(path string, v uint64) (*btreeidx.Index, error) {
+		return d.readSnapshot(path, v, nil)
+	})
 	if err != nil {
 		return err
 	}
@@ -116,6 +107,46 @@ func (d *DB) open() (err error) {
 	d.startOrderCheck()
 	return nil
 }
+
+// applyMeta takes the store's identity from meta, and the options fixed at
+// creation where the caller left them zero.
+func (d *DB) applyMeta(meta Meta) {
+	d.storeID = meta.StoreID
+	if meta.MaxKeySize > 0 && !d.keySizeSet {
+		d.opts.MaxKeySize = meta.MaxKeySize
+	}
+	if meta.MaxValueSize > 0 && !d.valueSizeSet {
+		d.opts.MaxValueSize = meta.MaxValueSize
+	}
+}
+
+// openOffline opens the store in dir for Verify and Inspect: wal.db
+// read-only and its meta data, in a DB shell with no trees and no
+// goroutines. notStore is returned, wrapped, when wal.db holds no meta
+// data. The caller closes d.log.
+func openOffline(dir string) (*DB, Meta, error) {
+	d := &DB{dir: dir, opts: (&Options{ReadOnly: true}).withDefaults(), logger: discardLogger()}
+	if _, err := os.Stat(d.walPath()); err != nil {
+		return nil, Meta{}, err
+	}
+	log, err := wal.Open(d.walPath(), &wal.Options{ReadOnly: true})
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	d.log = log
+	meta, ok, err := d.readMeta()
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: %s", errNotStore, dir)
+	}
+	if err != nil {
+		return d, Meta{}, err
+	}
+	d.applyMeta(meta)
+	return d, meta, nil
+}
+
+// errNotStore says a wal.db holds no store meta data.
+var errNotStore = errors.New("dualdb: no store meta data: not an initialized dualdb store")
 
 // replay applies the WAL records after version from to head and returns
 // the last version. Replaying a record that does not apply (a conflict, a

@@ -108,7 +108,69 @@ func (v *verifier) tick(n int64) {
 // invariant of DESIGN.md on it (order of both indexes, bijection, counts).
 // Defects are returned as Findings naming file and position; the error is
 // for what stops the check itself (a missing or locked store).
-func Verify(dir string, opts *VerifyOptions) (*VerifyReport, error) {
+func Verify(dir string, opts *VerifyOptions) (rep *VerifyReport, err error) {
+	v := newVerifier(dir, opts)
+	d, meta, err := openOffline(dir)
+	if d != nil {
+		defer func() {
+			if cerr := d.log.Close(); cerr != nil && err == nil {
+				rep, err = nil, cerr
+			}
+		}()
+	}
+	var ce *CorruptionError
+	switch {
+	case d == nil && errors.As(err, &ce):
+		v.addErr("wal", filepath.Join(dir, WALFile), err)
+		return v.rep, nil
+	case d == nil:
+		return nil, fmt.Errorf("dualdb: verify %s: %w", dir, err)
+	case err != nil:
+		v.addErr("meta", d.walPath(), err)
+		return v.rep, nil
+	}
+	first, last, n, err := d.log.Bounds()
+	if err != nil {
+		v.addErr("wal", d.walPath(), err)
+	}
+	v.total = int64(n)
+	snaps := v.listSnapshots(d, meta)
+	for _, s := range snaps {
+		v.total += int64(s.count)
+	}
+	// The index built while checking the newest snapshot is the one the
+	// rebuild below starts from; keep it rather than read the file twice.
+	var newest *btreeidx.Index
+	for i, s := range snaps {
+		x := v.checkSnapshot(d, s.path, s.version)
+		if i == len(snaps)-1 {
+			newest = x
+		}
+	}
+	v.checkWAL(d, meta, first, last)
+
+	// Rebuild the state as Open does, then check the invariants on it.
+	head, _, version, err := d.rebuild(meta, func(path string, ver uint64) (*btreeidx.Index, error) {
+		if x := newest; x != nil && len(snaps) > 0 && ver == snaps[len(snaps)-1].version {
+			newest = nil // handed over: the rebuild changes it
+			return x, nil
+		}
+		return d.readSnapshot(path, ver, nil)
+	})
+	if err != nil {
+		v.addErr("open", dir, err)
+		return v.rep, nil
+	}
+	view := head.Freeze()
+	v.rep.Loaded = true
+	v.rep.Version, v.rep.Records = version, view.Len()
+	for _, f := range view.Check(v.opts.MaxFindings) {
+		v.add(Finding{File: dir, Offset: -1, Version: version, Check: "invariant", Reason: f})
+	}
+	return v.rep, nil
+}
+
+func newVerifier(dir string, opts *VerifyOptions) *verifier {
 	v := &verifier{rep: &VerifyReport{Dir: dir}}
 	if opts != nil {
 		v.opts = *opts
@@ -116,70 +178,7 @@ func Verify(dir string, opts *VerifyOptions) (*VerifyReport, error) {
 	if v.opts.MaxFindings <= 0 {
 		v.opts.MaxFindings = 1000
 	}
-	walPath := filepath.Join(dir, WALFile)
-	if _, err := os.Stat(walPath); err != nil {
-		return nil, fmt.Errorf("dualdb: verify %s: %w", dir, err)
-	}
-	log, err := wal.Open(walPath, &wal.Options{ReadOnly: true})
-	if err != nil {
-		var ce *CorruptionError
-		if errors.As(err, &ce) {
-			v.addErr("wal", walPath, err)
-			return v.rep, nil
-		}
-		return nil, err
-	}
-	d := &DB{dir: dir, log: log, opts: (&Options{ReadOnly: true}).withDefaults()}
-	meta, ok, err := d.readMeta()
-	if err != nil || !ok {
-		_ = log.Close()
-		if err == nil {
-			err = errors.New("no store meta data: not a dualdb store")
-		}
-		v.addErr("meta", walPath, err)
-		return v.rep, nil
-	}
-	d.storeID = meta.StoreID
-	if meta.MaxKeySize > 0 {
-		d.opts.MaxKeySize = meta.MaxKeySize
-	}
-	if meta.MaxValueSize > 0 {
-		d.opts.MaxValueSize = meta.MaxValueSize
-	}
-	first, last, n, err := log.Bounds()
-	if err != nil {
-		v.addErr("wal", walPath, err)
-	}
-	v.total = int64(n)
-	snaps := v.listSnapshots(d, meta)
-	for _, s := range snaps {
-		v.total += int64(s.count)
-	}
-	for _, s := range snaps {
-		v.checkSnapshot(d, s.path)
-	}
-	v.checkWAL(d, meta, first, last)
-	if err := log.Close(); err != nil {
-		return nil, err
-	}
-
-	// Rebuild the state as Open does, then check the invariants on it.
-	db, err := Open(dir, &Options{ReadOnly: true, Logger: discardLogger()})
-	if err != nil {
-		if errors.Is(err, ErrLocked) {
-			return nil, err
-		}
-		v.addErr("open", dir, err)
-		return v.rep, nil
-	}
-	defer db.Close()
-	s := db.Snapshot()
-	v.rep.Loaded = true
-	v.rep.Version, v.rep.Records = s.Version(), s.Len()
-	for _, f := range s.Check(v.opts.MaxFindings) {
-		v.add(Finding{File: dir, Offset: -1, Version: s.Version(), Check: "invariant", Reason: f})
-	}
-	return v.rep, nil
+	return v
 }
 
 type snapFile struct {
@@ -207,38 +206,23 @@ func (v *verifier) listSnapshots(d *DB, m Meta) []snapFile {
 	return out
 }
 
-// checkSnapshot verifies one file and rebuilds its two trees to find a
-// duplicated index key, which the file format alone cannot see.
-func (v *verifier) checkSnapshot(d *DB, path string) {
+// checkSnapshot reads one file as Open would (checksums, order, count,
+// store id, version) and rebuilds its two trees, which finds a duplicated
+// index key the file format alone cannot see. It returns the Index, or nil
+// after recording the defect.
+func (v *verifier) checkSnapshot(d *DB, path string, version uint64) *btreeidx.Index {
 	v.rep.Snapshots++
-	ver, _ := snapshot.ParseFileName(filepath.Base(path))
-	h, err := snapshot.ReadHeader(path, d.snapOptions())
+	x, err := d.readSnapshot(path, version, func() { v.tick(1) })
 	if err != nil {
-		v.addErr("snapshot", path, err)
-		return
+		check := "snapshot"
+		var sd *snapDefect
+		if errors.As(err, &sd) {
+			check = sd.check
+		}
+		v.addErr(check, path, err)
+		return nil
 	}
-	if h.StoreID != d.storeID {
-		v.add(Finding{File: path, Offset: 0, Version: ver, Check: "snapshot-store-id",
-			Reason: fmt.Sprintf("store id %x is not this store's %x (a file from another store)", h.StoreID, d.storeID)})
-		return
-	}
-	if h.Version != ver {
-		v.add(Finding{File: path, Offset: 0, Version: ver, Check: "snapshot",
-			Reason: fmt.Sprintf("header says version %d, file name says %d", h.Version, ver)})
-		return
-	}
-	b := btreeidx.NewBuilder(int(min(h.Count, 1<<26)))
-	_, err = snapshot.Read(path, d.snapOptions(), func(r snapshot.Record) error {
-		v.tick(1)
-		return b.Add(r.Key, r.Index, r.Value, true)
-	})
-	if err != nil {
-		v.addErr("snapshot", path, err)
-		return
-	}
-	if _, err := b.Finish(); err != nil {
-		v.add(Finding{File: path, Offset: -1, Version: ver, Check: "snapshot-index", Reason: err.Error()})
-	}
+	return x
 }
 
 // checkWAL replays every WAL record (CRC, decoding, contiguity) and checks
@@ -275,13 +259,7 @@ func (v *verifier) checkWAL(d *DB, m Meta, first, last uint64) {
 // VerifySnapshot checks one snapshot file on its own: header, checksums,
 // order and count, and that no index key appears twice. It needs no store.
 func VerifySnapshot(path string, opts *VerifyOptions) (*VerifyReport, error) {
-	v := &verifier{rep: &VerifyReport{Dir: filepath.Dir(path)}}
-	if opts != nil {
-		v.opts = *opts
-	}
-	if v.opts.MaxFindings <= 0 {
-		v.opts.MaxFindings = 1000
-	}
+	v := newVerifier(filepath.Dir(path), opts)
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("dualdb: verify %s: %w", path, err)
 	}
@@ -291,7 +269,11 @@ func VerifySnapshot(path string, opts *VerifyOptions) (*VerifyReport, error) {
 	}
 	d := &DB{opts: (&Options{}).withDefaults()}
 	d.storeID = h.StoreID // a lone file is checked against itself
-	v.checkSnapshot(d, path)
+	ver, ok := snapshot.ParseFileName(filepath.Base(path))
+	if !ok {
+		ver = h.Version // a renamed copy: trust the header
+	}
+	v.checkSnapshot(d, path, ver)
 	v.rep.Loaded = v.rep.OK()
 	v.rep.Version = h.Version
 	v.rep.Records = int(h.Count)
@@ -345,39 +327,27 @@ type FileInfo struct {
 // is still described, with the reason in LoadError. It fails with
 // ErrLocked while a writer holds the store, and when wal.db or its meta
 // data cannot be read at all.
-func Inspect(dir string) (*Info, error) {
-	walPath := filepath.Join(dir, WALFile)
-	if _, err := os.Stat(walPath); err != nil {
-		return nil, fmt.Errorf("dualdb: inspect %s: %w", dir, err)
+func Inspect(dir string) (info *Info, err error) {
+	d, meta, err := openOffline(dir)
+	if d != nil {
+		defer func() {
+			if cerr := d.log.Close(); cerr != nil && err == nil {
+				info, err = nil, cerr
+			}
+		}()
 	}
-	log, err := wal.Open(walPath, &wal.Options{ReadOnly: true})
 	if err != nil {
 		return nil, err
 	}
-	defer log.Close()
-	d := &DB{dir: dir, log: log, opts: (&Options{ReadOnly: true}).withDefaults()}
-	meta, ok, err := d.readMeta()
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("dualdb: %s is not an initialized store", dir)
-	}
-	if meta.MaxKeySize > 0 {
-		d.opts.MaxKeySize = meta.MaxKeySize
-	}
-	if meta.MaxValueSize > 0 {
-		d.opts.MaxValueSize = meta.MaxValueSize
-	}
-	info := &Info{
+	info = &Info{
 		Dir: dir, StoreID: hex.EncodeToString(meta.StoreID[:]), Format: meta.Format,
 		MaxKeySize: meta.MaxKeySize, MaxValueSize: meta.MaxValueSize,
 	}
-	if loaded, err := Open(dir, &Options{ReadOnly: true, Logger: discardLogger()}); err == nil {
-		info.Version, info.Records = loaded.Version(), loaded.Snapshot().Len()
-		if err := loaded.Close(); err != nil {
-			return nil, err
-		}
+	head, _, version, err := d.rebuild(meta, func(path string, v uint64) (*btreeidx.Index, error) {
+		return d.readSnapshot(path, v, nil)
+	})
+	if err == nil {
+		info.Version, info.Records = version, head.Len()
 	} else {
 		info.Records = -1
 		info.LoadError = err.Error()
