@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"iter"
 	"math"
 	"math/rand/v2"
 )
@@ -122,18 +123,7 @@ func (c *checker) full() bool { return c.limit > 0 && len(c.findings) >= c.limit
 // at from in the primary tree and fromIdx in the secondary tree. It
 // returns the first key and index key it did not reach (nil at the end).
 func (c *checker) scan(from, fromIdx []byte, width int) (nextKey, nextIndex []byte) {
-	var prev []byte
-	n := 0
-	for rec := range c.v.Ascend(from, nil) {
-		if width >= 0 && n >= width || c.full() {
-			nextKey = rec.Key
-			break
-		}
-		if n > 0 && bytes.Compare(prev, rec.Key) >= 0 {
-			c.add("order: key %q follows %q in the primary tree", rec.Key, prev)
-		}
-		prev = rec.Key
-		n++
+	nextKey = c.walk(c.v.Ascend(from, nil), width, "key", "primary", func(r Record) []byte { return r.Key }, func(rec Record) {
 		other, ok := c.v.GetByIndex(rec.Index)
 		switch {
 		case !ok:
@@ -141,18 +131,8 @@ func (c *checker) scan(from, fromIdx []byte, width int) (nextKey, nextIndex []by
 		case !bytes.Equal(other.Key, rec.Key):
 			c.add("bijection: index key %q of record %q leads to record %q", rec.Index, rec.Key, other.Key)
 		}
-	}
-	prev, n = nil, 0
-	for rec := range c.v.AscendIndex(fromIdx, nil) {
-		if width >= 0 && n >= width || c.full() {
-			nextIndex = rec.Index
-			break
-		}
-		if n > 0 && bytes.Compare(prev, rec.Index) >= 0 {
-			c.add("order: index key %q follows %q in the secondary tree", rec.Index, prev)
-		}
-		prev = rec.Index
-		n++
+	})
+	nextIndex = c.walk(c.v.AscendIndex(fromIdx, nil), width, "index key", "secondary", func(r Record) []byte { return r.Index }, func(rec Record) {
 		p, ok := c.v.Get(rec.Key)
 		switch {
 		case !ok:
@@ -162,6 +142,27 @@ func (c *checker) scan(from, fromIdx []byte, width int) (nextKey, nextIndex []by
 		case !bytes.Equal(p.Value, rec.Value):
 			c.add("bijection: index key %q leads to a record of key %q whose value differs from the primary tree's", rec.Index, rec.Key)
 		}
-	}
+	})
 	return nextKey, nextIndex
+}
+
+// walk visits up to width records of seq (width < 0: all), checking that
+// field strictly ascends, and returns the field of the first record it did
+// not reach (nil at the end).
+func (c *checker) walk(seq iter.Seq[Record], width int, what, tree string, field func(Record) []byte, visit func(Record)) []byte {
+	var prev []byte
+	n := 0
+	for rec := range seq {
+		cur := field(rec)
+		if width >= 0 && n >= width || c.full() {
+			return cur
+		}
+		if n > 0 && bytes.Compare(prev, cur) >= 0 {
+			c.add("order: %s %q follows %q in the %s tree", what, cur, prev, tree)
+		}
+		prev = cur
+		n++
+		visit(rec)
+	}
+	return nil
 }
