@@ -30,7 +30,8 @@
 // Options.CheckpointBytes of WAL, or by Checkpoint. Open loads the newest
 // snapshot that verifies, rebuilds the secondary index and replays the WAL
 // after it; a corrupt newest snapshot is skipped, with a logged warning,
-// for the older one, which the WAL always continues. A file that fails its
+// for the older one, which the WAL always continues when two or more are
+// kept (the default; with KeepSnapshots 1 there is no older one). A file that fails its
 // checks is reported as ErrCorrupt wrapped by a *CorruptionError naming
 // the file and the position, and is never loaded as if it were good.
 //
