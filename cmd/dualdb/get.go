@@ -30,7 +30,8 @@ the export format (a field that is not valid UTF-8 is base64 under
 "<name>_b64"). With --base64, KEY or IDX is given base64-encoded, for keys
 that cannot be typed.
 
-Exits 2 if no record has the key.`,
+Exits 1 if no record has the key, 2 on a usage or I/O error (such as a
+missing store).`,
 		Example: `  dualdb get ./dualdb-demo user:0000000001
   dualdb get ./dualdb-demo --index ada.lovelace1@example.com --json`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -84,8 +85,10 @@ func runGet(stdout, stderr io.Writer, dir string, q []byte, byIndex, asJSON bool
 		if byIndex {
 			what = "index key"
 		}
+		// A finding, not a failure: the store was read, the key is not there.
 		s, _ := show(q)
-		return userErr(err, "no record has %s %s (store version %d)", what, s, d.Version())
+		fmt.Fprintf(stderr, "dualdb: no record has %s %s (store version %d)\n", what, s, d.Version())
+		return errFindings
 	}
 	if err != nil {
 		return userErr(err, "get: %s", errText(err))
