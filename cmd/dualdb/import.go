@@ -8,10 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/snapshot"
 	"github.com/spf13/cobra"
 )
 
@@ -27,21 +32,27 @@ func newImportCmd() *cobra.Command {
 		Use:   "import DIR FILE",
 		Short: "Load records from a JSON-lines file (the export format)",
 		Long: `import loads the records of FILE, in the format export writes, into the store
-in DIR, creating the store if it does not exist. FILE "-" is standard input.
-A record replaces the stored record with the same key, so importing a file
-twice gives the same records. Blank lines are skipped.
+in DIR. FILE "-" is standard input. A record replaces the stored record
+with the same key, so importing a file twice gives the same records. Blank
+lines are skipped.
+
+DIR is either an existing store, or a directory that does not exist or is
+empty, in which import creates a new store. Any other directory (one that
+holds files but no wal.db) is refused before anything is written.
 
 Lines are applied in batches of --batch lines, each in one atomic, durable
-Update. When import stops at a bad line (not a JSON record of the export
-format, an empty key, a field over the store's size limits) or at a
-conflict (the line's index key belongs to another record, stored or from
-an earlier line), it names the line, and:
+Update. A batch that holds a bad line (not a JSON record of the export
+format, an empty key, a field over the store's size limits) or a conflict
+(the line's index key belongs to another record, stored or from an earlier
+line) is not applied, and import stops there. It names the batch's first
+bad line and its first conflict, each with its line number, and:
 
-  - every batch before the one holding that line is applied, and stays;
-  - nothing of that batch, nor of any line after it, is applied.
-
-The message says how many lines were applied. Fix the file and import it
-again: the lines already applied are replaced by themselves.
+  - into an existing store: every batch before that one is applied, and
+    stays; nothing of that batch, nor of any line after it, is applied.
+    The message says how many lines were applied. Fix the file and import
+    it again: the lines already applied are replaced by themselves.
+  - into a store import created: the new store is removed (its files and
+    the directories import made), so nothing is left behind.
 
 A progress bar is shown on standard error when it is a terminal.`,
 		Example: `  dualdb export ./dualdb-demo -o users.jsonl
@@ -94,11 +105,20 @@ func runImport(stdin io.Reader, stdout, stderr io.Writer, dir, file string, batc
 		src = f
 	}
 
-	d, err := openStore(dir, false, true, stderr)
+	target, err := prepareImportDir(dir)
 	if err != nil {
 		return err
 	}
-	defer closeStore(d, &err)
+	d, err := openStore(dir, false, true, stderr)
+	if err != nil {
+		return target.undo(err)
+	}
+	defer func() {
+		closeStore(d, &err)
+		if err != nil {
+			err = target.undo(err)
+		}
+	}()
 
 	cr := &countingReader{r: src}
 	sc := bufio.NewScanner(cr)
@@ -110,53 +130,77 @@ func runImport(stdin io.Reader, stdout, stderr io.Writer, dir, file string, batc
 	defer bar.finish()
 
 	var (
-		batch    []lineRecord
-		lineNo   int
-		applied  int // lines applied: the last line of the last applied batch
-		records  int
-		batches  int
-		firstErr error
+		batch   []lineRecord
+		inBatch int        // non-blank lines of the pending batch, bad ones included
+		first   int        // first line of the pending batch
+		bad     *lineError // first malformed line of the pending batch
+		lineNo  int
+		applied int // lines applied: the last line of the last applied batch
+		records int
+		batches int
 	)
-	// appliedText says what a stopped import left in the store.
-	appliedText := func(firstNotApplied int) string {
-		if applied == 0 {
-			return "nothing was applied"
+	// appliedText says what a stopped import left in the store; a store
+	// import created is removed (undo says so), so it says nothing.
+	appliedText := func() string {
+		switch {
+		case target.created:
+			return ""
+		case applied == 0:
+			return "; nothing was applied"
 		}
-		return fmt.Sprintf("applied: lines 1-%d (%s in %s), not applied: line %d on",
-			applied, plural(records, "record", "records"), plural(batches, "batch", "batches"), firstNotApplied)
+		return fmt.Sprintf("; applied: lines 1-%d (%s in %s), not applied: line %d on",
+			applied, plural(records, "record", "records"), plural(batches, "batch", "batches"), first)
 	}
-	stopped := func(line int, cause error, format string, args ...any) error {
-		return userErr(cause, "import stopped at %s line %d: %s; %s",
-			name, line, fmt.Sprintf(format, args...), appliedText(batch0(batch, line)))
-	}
+	// flush applies the pending batch in one Update, or, if a line of it
+	// is bad, applies nothing and names the first line of each kind of
+	// fault: a malformed line (bad, or a record the store's limits
+	// refuse) and an index conflict.
 	flush := func() error {
-		if len(batch) == 0 {
+		if inBatch == 0 {
 			return nil
 		}
-		var bad lineRecord
+		var conflict, refused *lineError
 		err := d.Update(func(tx *db.Tx) error {
 			for _, lr := range batch {
-				if err := tx.Put(lr.rec.Key, lr.rec.Index, lr.rec.Value); err != nil {
-					bad = lr
-					return err
+				err := tx.Put(lr.rec.Key, lr.rec.Index, lr.rec.Value)
+				switch {
+				case err == nil:
+				case errors.Is(err, db.ErrConflict):
+					if conflict == nil {
+						conflict = &lineError{lr.line, err}
+					}
+				default:
+					if refused == nil {
+						refused = &lineError{lr.line, err}
+					}
 				}
+			}
+			if bad != nil || conflict != nil || refused != nil {
+				return errBadBatch
 			}
 			return nil
 		})
-		if err != nil {
-			if bad.line == 0 {
-				// The commit failed, not a line: the whole batch is unknown.
-				// Its outcome is unknown: the store failed closed, and the
-				// next open decides from what reached the disk.
-				return userErr(err, "import stopped: writing lines %d-%d of %s failed: %s; applied: lines 1-%d, unknown: lines %d-%d (the store failed closed; check with get or export)",
-					batch[0].line, batch[len(batch)-1].line, name, errText(err), applied, batch[0].line, batch[len(batch)-1].line)
+		if errors.Is(err, errBadBatch) {
+			if bad == nil || (refused != nil && refused.line < bad.line) {
+				bad = refused
 			}
-			return stopped(bad.line, err, "%s", putErrText(err))
+			return badBatchErr(name, bad, conflict, appliedText())
+		}
+		if err != nil {
+			// The commit failed, not a line: the outcome of the batch is
+			// unknown. The store failed closed, and the next open decides
+			// from what reached the disk.
+			last := batch[len(batch)-1].line
+			if target.created {
+				return userErr(err, "import stopped: writing lines %d-%d of %s failed: %s", first, last, name, errText(err))
+			}
+			return userErr(err, "import stopped: writing lines %d-%d of %s failed: %s; applied: lines 1-%d, unknown: lines %d-%d (the store failed closed; check with get or export)",
+				first, last, name, errText(err), applied, first, last)
 		}
 		applied = batch[len(batch)-1].line
 		records += len(batch)
 		batches++
-		batch = batch[:0]
+		batch, inBatch, bad = batch[:0], 0, nil
 		bar.set(cr.n, total)
 		return nil
 	}
@@ -166,26 +210,35 @@ func runImport(stdin io.Reader, stdout, stderr io.Writer, dir, file string, batc
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		rec, err := parseLine(line)
-		if err != nil {
-			firstErr = stopped(lineNo, err, "%v", err)
-			break
+		if inBatch == 0 {
+			first = lineNo
 		}
-		batch = append(batch, lineRecord{line: lineNo, rec: rec})
-		if len(batch) == batchSize {
+		inBatch++
+		if rec, err := parseLine(line); err != nil {
+			if bad == nil {
+				bad = &lineError{lineNo, err}
+			}
+		} else {
+			batch = append(batch, lineRecord{line: lineNo, rec: rec})
+		}
+		if inBatch == batchSize {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
 	}
-	if firstErr != nil {
-		return firstErr
-	}
 	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return stopped(lineNo+1, err, "line longer than %s", size(maxLineSize))
+		if inBatch == 0 {
+			first = lineNo + 1
 		}
-		return userErr(err, "import stopped: read %s at line %d: %s; %s", name, lineNo+1, errText(err), appliedText(batch0(batch, lineNo+1)))
+		if !errors.Is(err, bufio.ErrTooLong) {
+			return userErr(err, "import stopped: read %s at line %d: %s%s", name, lineNo+1, errText(err), appliedText())
+		}
+		// The batch ends at the line that is too long to read.
+		inBatch++
+		if bad == nil {
+			bad = &lineError{lineNo + 1, fmt.Errorf("line longer than %s", size(maxLineSize))}
+		}
 	}
 	if err := flush(); err != nil {
 		return err
@@ -197,13 +250,153 @@ func runImport(stdin io.Reader, stdout, stderr io.Writer, dir, file string, batc
 	return nil
 }
 
-// batch0 returns the first line of the pending batch, or line if it is
-// empty: the first line that is not applied.
-func batch0(batch []lineRecord, line int) int {
-	if len(batch) > 0 {
-		return batch[0].line
+// errBadBatch rolls back the Update of a batch that holds a bad line.
+var errBadBatch = errors.New("batch holds a bad line")
+
+// lineError is what is wrong with one line of the input.
+type lineError struct {
+	line int
+	err  error
+}
+
+// badBatchErr reports a batch that was not applied: its first malformed
+// line and its first index conflict, either of which may be nil, the
+// earlier first.
+func badBatchErr(name string, bad, conflict *lineError, applied string) error {
+	faults := []*lineError{bad, conflict}
+	if bad == nil || (conflict != nil && conflict.line < bad.line) {
+		faults[0], faults[1] = conflict, bad
 	}
-	return line
+	msg := fmt.Sprintf("import stopped at %s line %d: %s", name, faults[0].line, putErrText(faults[0].err))
+	if f := faults[1]; f != nil {
+		msg += fmt.Sprintf("; also line %d: %s", f.line, putErrText(f.err))
+	}
+	return userErr(faults[0].err, "%s%s", msg, applied)
+}
+
+// importTarget is the directory import writes to and what import made
+// there, so that a failed import into a new store leaves nothing behind.
+type importTarget struct {
+	dir     string
+	created bool     // import creates the store: dir was missing or empty
+	made    []string // directories import created, dir first, then its missing parents
+}
+
+// prepareImportDir checks dir before anything is written: import creates
+// a store only in a directory that does not exist (it makes it) or is
+// empty, and otherwise writes only to an existing store (a directory
+// holding wal.db). Anything else is refused.
+func prepareImportDir(dir string) (*importTarget, error) {
+	t := &importTarget{dir: dir}
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+			if _, err := os.Lstat(p); err == nil {
+				break
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return nil, userErr(err, "import: %s", errText(err))
+			}
+			t.made = append(t.made, p)
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, userErr(err, "import: create %s: %s", dir, errText(err))
+		}
+		t.created = true
+		return t, nil
+	case err != nil:
+		return nil, userErr(err, "import: %s", errText(err))
+	case !st.IsDir():
+		return nil, userErr(fs.ErrExist, "import: %s is not a directory", dir)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, userErr(err, "import: %s", errText(err))
+	}
+	if len(entries) == 0 {
+		t.created = true
+		return t, nil
+	}
+	for _, e := range entries {
+		if e.Name() == db.WALFile {
+			return t, nil // an existing store
+		}
+	}
+	return nil, userErr(fs.ErrExist, "import: %s is not empty and is not a dualdb store (it holds %s and no %s); "+
+		"import creates a store only in a new or empty directory", dir, entries[0].Name(), db.WALFile)
+}
+
+// undo removes what import created if it created the store, and adds to
+// cause what became of it. The store is closed by then.
+func (t *importTarget) undo(cause error) error {
+	if !t.created {
+		return cause
+	}
+	if err := removeStore(t.dir, nil, t.made); err != nil {
+		return userErr(cause, "%s; removing the store import created in %s failed: %s", cause.Error(), t.dir, errText(err))
+	}
+	return userErr(cause, "%s; nothing was kept: the store import created in %s was removed", cause.Error(), t.dir)
+}
+
+// storeFiles lists the files of the store in dir, for removal: snapshot
+// files (and their temporary files), wal.db, and those of extra that
+// exist. It fails, naming the first, if dir holds anything else, so that
+// a caller removes all or nothing.
+func storeFiles(dir string, extra ...string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case name == db.WALFile && e.Type().IsRegular(), slices.Contains(extra, name) && e.Type().IsRegular():
+			files = append(files, filepath.Join(dir, name))
+		case name == db.SnapDir && e.IsDir():
+			snaps, err := os.ReadDir(filepath.Join(dir, name))
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range snaps {
+				_, ok := snapshot.ParseFileName(strings.TrimSuffix(s.Name(), snapshot.TempSuffix))
+				if !ok || !s.Type().IsRegular() {
+					return nil, fmt.Errorf("%s holds %s, which is not a snapshot file", dir, filepath.Join(name, s.Name()))
+				}
+				files = append(files, filepath.Join(dir, name, s.Name()))
+			}
+		default:
+			return nil, fmt.Errorf("%s holds %s, which is not a file of a dualdb store", dir, name)
+		}
+	}
+	return files, nil
+}
+
+// removeStore removes the store in dir: the files storeFiles lists (if it
+// lists them all, or nothing), the snapshot directory, then each of dirs,
+// which must be empty by then, in order.
+func removeStore(dir string, extra, dirs []string) error {
+	files, err := storeFiles(dir, extra...)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // never made
+	}
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := os.Remove(f); err != nil {
+			return err
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, db.SnapDir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	for _, d := range dirs {
+		if err := os.Remove(d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // putErrText explains why Tx.Put refused a record.

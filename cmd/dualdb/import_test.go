@@ -30,32 +30,54 @@ const (
 
 func TestImport(t *testing.T) {
 	newDir := func(t testing.TB) string { return filepath.Join(t.TempDir(), "new") }
+	emptyDir := func(t testing.TB) string { return t.TempDir() }
+	otherDir := func(t testing.TB) string {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("keep me"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
 	lines := func(ls ...string) string { return strings.Join(ls, "\n") + "\n" }
 	runCases(t, "import", []cliCase{
 		{name: "stdin", store: newDir, args: []string{"import", "$DIR", "-"}, stdin: lines(lineA, "", lineB, "  ", lineC)},
 		{name: "into-existing", store: usersStore, args: []string{"import", "$DIR", "-"}, stdin: lines(lineA, lineB)},
+		{name: "into-empty-dir", store: emptyDir, args: []string{"import", "$DIR", "-"}, stdin: lines(lineA, lineB)},
 		{name: "no-final-newline", store: newDir, args: []string{"import", "$DIR", "-"}, stdin: lineA + "\n" + lineB},
 		{name: "empty-file", store: newDir, args: []string{"import", "$DIR", "-"}},
-		{name: "bad-line-first-batch", store: newDir, args: []string{"import", "$DIR", "-", "--batch", "2"},
+		{name: "bad-line-first-batch", store: emptyStore, args: []string{"import", "$DIR", "-", "--batch", "2"},
 			stdin: lines(lineA, `{"key":"b","index":"b@x"}`, lineC), code: exitError},
-		{name: "bad-line-later-batch", store: newDir, args: []string{"import", "$DIR", "-", "--batch", "2"},
+		{name: "bad-line-later-batch", store: emptyStore, args: []string{"import", "$DIR", "-", "--batch", "2"},
 			stdin: lines(lineA, lineB, lineC, `not json`, lineD), code: exitError},
-		{name: "conflict-in-file", store: newDir, args: []string{"import", "$DIR", "-", "--batch", "2"},
+		{name: "bad-line-new-dir", store: newDir, args: []string{"import", "$DIR", "-", "--batch", "2"},
+			stdin: lines(lineA, lineB, lineC, `not json`, lineD), code: exitError},
+		{name: "conflict-in-file", store: emptyStore, args: []string{"import", "$DIR", "-", "--batch", "2"},
 			stdin: lines(lineA, lineB, lineC, `{"key":"e","index":"a@x","value":"5"}`, lineD), code: exitError},
 		{name: "conflict-with-store", store: usersStore, args: []string{"import", "$DIR", "-"},
 			stdin: lines(lineA, `{"key":"z","index":"robert.wilson3@example.org","value":""}`), code: exitError},
-		{name: "too-large", store: newDir, args: []string{"import", "$DIR", "-"},
-			stdin: lines(`{"key":"` + strings.Repeat("k", db.DefaultMaxKeySize+1) + `","index":"i","value":"v"}`), code: exitError},
+		// The first batch (lines 1-7) has two conflicts (lines 4 and 6)
+		// and two malformed lines (5 and 7): the first of each is named.
+		{name: "several-bad-lines", store: emptyStore, args: []string{"import", "$DIR", "-", "--batch", "7"},
+			stdin: lines(lineA, lineB, lineC, `{"key":"e","index":"a@x","value":"5"}`, `{"key":"f"}`,
+				`{"key":"g","index":"b@x","value":"7"}`, `[]`, lineD), code: exitError},
+		{name: "malformed-before-conflict", store: emptyStore, args: []string{"import", "$DIR", "-"},
+			stdin: lines(lineA, `{"key":"b","index":"b@x","value":2}`, `{"key":"e","index":"a@x","value":"5"}`), code: exitError},
+		{name: "too-large", store: emptyStore, args: []string{"import", "$DIR", "-"},
+			stdin: lines(lineA, `{"key":"`+strings.Repeat("k", db.DefaultMaxKeySize+1)+`","index":"i","value":"v"}`,
+				`{"key":"e","index":"a@x","value":"5"}`, `{"key":"f"}`), code: exitError},
+		{name: "not-a-store", store: otherDir, args: []string{"import", "$DIR", "-"}, stdin: lines(lineA), code: exitError},
+		{name: "not-a-dir", store: func(t testing.TB) string { return writeFile(t, "file", "x") },
+			args: []string{"import", "$DIR", "-"}, stdin: lines(lineA), code: exitError},
 		{name: "missing-file", store: newDir, args: []string{"import", "$DIR", "$DIR/none.jsonl"}, code: exitError},
 		{name: "bad-batch", store: newDir, args: []string{"import", "$DIR", "-", "--batch", "0"}, code: exitError},
 		{name: "no-file", store: newDir, args: []string{"import", "$DIR"}, code: exitError},
 	})
 }
 
-// Batches are atomic: an import that stops at line 4 with batches of 2
-// leaves exactly lines 1-2 in the store.
+// Batches are atomic: an import into an existing store that stops at line
+// 4 with batches of 2 leaves exactly lines 1-2 in the store.
 func TestImport_StopsBetweenBatches(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "store")
+	dir := emptyStore(t)
 	in := strings.Join([]string{lineA, lineB, lineC, `{"key":"e","index":"a@x","value":"5"}`, lineD}, "\n")
 	r := runCLI(t, in, "import", dir, "-", "--batch", "2")
 	if r.code != exitError || !strings.Contains(r.stderr, "line 4") {
@@ -64,6 +86,78 @@ func TestImport_StopsBetweenBatches(t *testing.T) {
 	r = runCLI(t, "", "export", dir)
 	if want := lineA + "\n" + lineB + "\n"; r.stdout != want {
 		t.Errorf("store after the stopped import:\n%s\nwant\n%s", r.stdout, want)
+	}
+}
+
+// listDir returns the names of everything under dir, relative to it.
+func listDir(t testing.TB, dir string) []string {
+	t.Helper()
+	var names []string
+	err := filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		names = append(names, rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// A failed import into a store it creates leaves nothing behind: not the
+// store files, not the directories it made (here the store directory and
+// its missing parent), and an empty directory it was given stays empty.
+func TestImport_FailureLeavesNothing(t *testing.T) {
+	bad := strings.Join([]string{lineA, lineB, lineC, `not json`}, "\n")
+	for _, c := range []struct {
+		name   string
+		setup  func(base string) string // returns the store directory
+		remain []string                 // what listDir(base) must hold after
+	}{
+		{"new-dir", func(base string) string { return filepath.Join(base, "a", "b") }, []string{"."}},
+		{"empty-dir", func(base string) string {
+			dir := filepath.Join(base, "empty")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}, []string{".", "empty"}},
+	} {
+		for _, in := range []struct{ name, stdin string }{
+			{"bad-line-later-batch", bad},
+			{"bad-line-first-batch", `not json`},
+			{"too-long", lineA + "\n" + strings.Repeat("x", maxLineSize+1)},
+		} {
+			t.Run(c.name+"/"+in.name, func(t *testing.T) {
+				base := t.TempDir()
+				dir := c.setup(base)
+				r := runCLI(t, in.stdin, "import", dir, "-", "--batch", "2")
+				if r.code != exitError || !strings.Contains(r.stderr, "was removed") {
+					t.Errorf("exit %d, stderr %q; want 2 and the removal said", r.code, r.stderr)
+				}
+				if got := listDir(t, base); strings.Join(got, " ") != strings.Join(c.remain, " ") {
+					t.Errorf("after the failed import %s holds %q, want %q", base, got, c.remain)
+				}
+			})
+		}
+	}
+}
+
+// import writes nothing into a directory that holds other files.
+func TestImport_RefusesOtherDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, lineA+"\n", "import", dir, "-")
+	if r.code != exitError || !strings.Contains(r.stderr, "is not empty and is not a dualdb store") {
+		t.Errorf("exit %d, stderr %q; want 2 and a refusal", r.code, r.stderr)
+	}
+	if got := listDir(t, dir); strings.Join(got, " ") != ". notes.txt" {
+		t.Errorf("after the refused import %s holds %q", dir, got)
 	}
 }
 
