@@ -38,8 +38,11 @@ func newDemoCmd() *cobra.Command {
 by id ("user:0000000001") with a unique e-mail address as index key and a
 JSON profile as value.
 
-It creates a fresh store in D (a directory it made before is removed and
-made again; any other non-empty directory is refused), loads N users in
+It creates a fresh store in D and marks it as the demo's with a file
+` + "`" + demoMarker + "`" + ` holding the store's id. A store that demo made before is
+replaced, unless a process holds it open; any other non-empty directory
+(a store demo did not make, other files) is refused and left as it is,
+with exit code 2. It then loads N users in
 atomic batches with a progress bar (standard error, on a terminal only),
 prints the first users by id and by e-mail, swaps two users' e-mail
 addresses in one Update (no reader ever sees both users with one address,
@@ -58,16 +61,21 @@ prints how long recovery took, runs verify and prints the inspect summary.`,
 			return runDemo(cmd.OutOrStdout(), cmd.ErrOrStderr(), dir, records, batch)
 		},
 	}
-	c.Flags().StringVar(&dir, "dir", "dualdb-demo", "store directory `D`, removed and made again")
+	c.Flags().StringVar(&dir, "dir", "dualdb-demo", "store directory `D`: new, empty, or a store demo made before")
 	c.Flags().IntVar(&records, "records", 100_000, "number of users `N` to load")
 	c.Flags().IntVar(&batch, "batch", 1000, "users per atomic Update while loading")
 	return c
 }
 
-// freshDir removes dir if it is a store (wal.db, snap/ and nothing else)
-// or empty, and refuses anything else: demo must never remove a user's
-// files.
-func freshDir(dir string) error {
+// demoMarker is the file demo writes into a store it made, holding the
+// store's id in hex: demo replaces only a store that carries it.
+const demoMarker = ".dualdb-demo"
+
+// prepareDemoDir makes dir ready for a new demo store. A missing or empty
+// directory is used as it is. A store demo made before (its marker names
+// the store's id) that no process holds is removed, file by file, while
+// demo holds it. Anything else is refused and left as it is.
+func prepareDemoDir(w, stderr io.Writer, dir string) error {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -75,26 +83,79 @@ func freshDir(dir string) error {
 	if err != nil {
 		return userErr(err, "demo: %s", errText(err))
 	}
-	for _, e := range entries {
-		switch name := e.Name(); {
-		case name == db.WALFile && e.Type().IsRegular():
-		case name == db.SnapDir && e.IsDir():
-			snaps, err := os.ReadDir(filepath.Join(dir, name))
-			if err != nil {
-				return userErr(err, "demo: %s", errText(err))
-			}
-			for _, s := range snaps {
-				if _, ok := snapshot.ParseFileName(strings.TrimSuffix(s.Name(), snapshot.TempSuffix)); !ok {
-					return userErr(fs.ErrExist, "demo: %s holds %s, which is not a snapshot; refusing to remove it (use another --dir)",
-						dir, filepath.Join(name, s.Name()))
-				}
-			}
-		default:
-			return userErr(fs.ErrExist, "demo: %s is not empty and is not a dualdb store (it holds %s); refusing to remove it (use another --dir)", dir, name)
-		}
+	if len(entries) == 0 {
+		return nil
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return userErr(err, "demo: remove %s: %s", dir, errText(err))
+	refuse := func(cause error, format string, args ...any) error {
+		return userErr(cause, "demo: refusing to replace %s: %s; nothing was changed (use another --dir)",
+			dir, fmt.Sprintf(format, args...))
+	}
+	if _, err := storeFiles(dir, demoMarker); err != nil {
+		return refuse(err, "%s", errText(err))
+	}
+	marker, err := os.ReadFile(filepath.Join(dir, demoMarker))
+	if errors.Is(err, fs.ErrNotExist) {
+		return refuse(err, "it holds a dualdb store that demo did not make (it has no %s file)", demoMarker)
+	}
+	if err != nil {
+		return refuse(err, "%s", errText(err))
+	}
+	if _, err := os.Stat(filepath.Join(dir, db.WALFile)); errors.Is(err, fs.ErrNotExist) {
+		return refuse(err, "it holds a %s file but no %s, so no store that the file could name", demoMarker, db.WALFile)
+	} else if err != nil {
+		return refuse(err, "%s", errText(err))
+	}
+	info, err := db.Inspect(dir)
+	if errors.Is(err, db.ErrLocked) {
+		return refuse(err, "a process holds the store open")
+	}
+	if err != nil {
+		return refuse(err, "its store id cannot be read: %s", errText(err))
+	}
+	if id := strings.TrimSpace(string(marker)); id != info.StoreID {
+		return refuse(fs.ErrExist, "its %s file names store %q, but the store there is %s", demoMarker, id, info.StoreID)
+	}
+	// Hold the store from this check until its files are removed, so that
+	// no process opens it in between. No checkpoints: nothing is written.
+	d, err := openStoreWith(dir, &db.Options{CheckpointEvery: -1}, true, stderr)
+	if errors.Is(err, db.ErrLocked) {
+		return refuse(err, "a process holds the store open")
+	}
+	if err != nil {
+		return refuse(err, "it does not open: %s", errText(err))
+	}
+	fmt.Fprintf(w, "Replacing the previous demo store in %s (store %s)\n", dir, info.StoreID)
+	err = removeStore(dir, []string{demoMarker}, []string{dir})
+	if cerr := d.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return userErr(err, "demo: remove the previous demo store in %s: %s", dir, errText(err))
+	}
+	return nil
+}
+
+// markDemoStore writes demo's marker, naming the store's id, into the new
+// store in dir, which must be closed.
+func markDemoStore(dir string) error {
+	info, err := db.Inspect(dir)
+	if err != nil {
+		return openErr(dir, err)
+	}
+	path := filepath.Join(dir, demoMarker)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return userErr(err, "demo: %s", errText(err))
+	}
+	_, err = f.WriteString(info.StoreID + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return userErr(err, "demo: write %s: %s", path, errText(err))
 	}
 	return nil
 }
@@ -125,14 +186,31 @@ func runDemo(stdout, stderr io.Writer, dir string, n, batch int) (err error) {
 	w := stdout
 	say := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 
-	if err := freshDir(dir); err != nil {
+	if err := prepareDemoDir(w, stderr, dir); err != nil {
+		return err
+	}
+	// Create the store and mark it as demo's before anything else, so that
+	// the next run replaces it even if this one stops half-way.
+	d, err := openStoreWith(dir, &db.Options{CheckpointEvery: -1}, true, stderr)
+	if err != nil {
+		return err
+	}
+	if d.Version() != 0 || d.Stats().Records != 0 {
+		// Another process made a store here since prepareDemoDir looked.
+		closeStore(d, &err)
+		return userErr(fs.ErrExist, "demo: %s now holds a store that demo did not make; nothing was changed (use another --dir)", dir)
+	}
+	if err := d.Close(); err != nil {
+		return userErr(err, "demo: close: %s", errText(err))
+	}
+	if err := markDemoStore(dir); err != nil {
 		return err
 	}
 	say("dualdb demo: users keyed by id, indexed by e-mail, in %s", dir)
 	say("")
 
 	// 1. Load.
-	d, err := openStoreWith(dir, &db.Options{CheckpointEvery: -1}, true, stderr)
+	d, err = openStoreWith(dir, &db.Options{CheckpointEvery: -1}, false, stderr)
 	if err != nil {
 		return err
 	}

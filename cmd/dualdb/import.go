@@ -338,38 +338,41 @@ func (t *importTarget) undo(cause error) error {
 	return userErr(cause, "%s; nothing was kept: the store import created in %s was removed", cause.Error(), t.dir)
 }
 
-// storeFiles lists the files of the store in dir, for removal: snapshot
-// files (and their temporary files), wal.db, and those of extra that
-// exist. It fails, naming the first, if dir holds anything else, so that
-// a caller removes all or nothing.
+// storeFiles lists the files of the store in dir, in the order to remove
+// them: wal.db first (the directory stops being a store at once), then
+// the snapshot files (and their temporary files), then those of extra
+// that exist. It fails, naming the first, if dir holds anything else, so
+// that a caller removes all or nothing.
 func storeFiles(dir string, extra ...string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	var files []string
+	var wal, snaps, others []string
 	for _, e := range entries {
 		name := e.Name()
 		switch {
-		case name == db.WALFile && e.Type().IsRegular(), slices.Contains(extra, name) && e.Type().IsRegular():
-			files = append(files, filepath.Join(dir, name))
+		case name == db.WALFile && e.Type().IsRegular():
+			wal = append(wal, filepath.Join(dir, name))
+		case slices.Contains(extra, name) && e.Type().IsRegular():
+			others = append(others, filepath.Join(dir, name))
 		case name == db.SnapDir && e.IsDir():
-			snaps, err := os.ReadDir(filepath.Join(dir, name))
+			list, err := os.ReadDir(filepath.Join(dir, name))
 			if err != nil {
 				return nil, err
 			}
-			for _, s := range snaps {
+			for _, s := range list {
 				_, ok := snapshot.ParseFileName(strings.TrimSuffix(s.Name(), snapshot.TempSuffix))
 				if !ok || !s.Type().IsRegular() {
-					return nil, fmt.Errorf("%s holds %s, which is not a snapshot file", dir, filepath.Join(name, s.Name()))
+					return nil, fmt.Errorf("it holds %s, which is not a snapshot file", filepath.Join(name, s.Name()))
 				}
-				files = append(files, filepath.Join(dir, name, s.Name()))
+				snaps = append(snaps, filepath.Join(dir, name, s.Name()))
 			}
 		default:
-			return nil, fmt.Errorf("%s holds %s, which is not a file of a dualdb store", dir, name)
+			return nil, fmt.Errorf("it holds %s, which is not a file of a dualdb store", name)
 		}
 	}
-	return files, nil
+	return slices.Concat(wal, snaps, others), nil
 }
 
 // removeStore removes the store in dir: the files storeFiles lists (if it
