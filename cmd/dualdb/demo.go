@@ -42,12 +42,12 @@ It creates a fresh store in D and marks it as the demo's with a file
 ` + "`" + demoMarker + "`" + ` holding the store's id. A store that demo made before is
 replaced, unless a process holds it open; any other non-empty directory
 (a store demo did not make, other files) is refused and left as it is,
-with exit code 2. It then loads N users in
-atomic batches with a progress bar (standard error, on a terminal only),
-prints the first users by id and by e-mail, swaps two users' e-mail
-addresses in one Update (no reader ever sees both users with one address,
-or one without any), takes a checkpoint, closes and reopens the store and
-prints how long recovery took, runs verify and prints the inspect summary.`,
+with exit code 2. It then loads N users in atomic batches with a progress
+bar (standard error, on a terminal only), prints the first users by id and
+by e-mail, swaps two users' e-mail addresses in one Update (no reader ever
+sees both users with one address, or one without any), takes a checkpoint,
+closes and reopens the store and prints how long recovery took, runs
+verify and prints the inspect summary.`,
 		Example: `  dualdb demo
   dualdb demo --dir /tmp/users --records 1000000`,
 		Args: cobra.NoArgs,
