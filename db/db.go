@@ -123,8 +123,15 @@ func (d *DB) walPath() string  { return filepath.Join(d.dir, WALFile) }
 func (d *DB) snapPath() string { return filepath.Join(d.dir, SnapDir) }
 
 // Close waits for commits in flight, stops background work and closes the
-// files. It takes no checkpoint. Close is idempotent; other methods return
-// ErrClosed afterwards.
+// files. It takes no checkpoint. Close is idempotent: a second call returns
+// nil.
+//
+// After Close, every method that returns an error returns ErrClosed (Get,
+// GetByIndex, Put, Delete, Update, View, Checkpoint), and a Tx of an Update
+// that has returned does too. The methods with no error to return answer
+// from memory, never from the closed files: Version, Stats and Snapshot
+// describe the last durable version (a Snapshot stays valid forever),
+// CheckOnline checks that version, and Dir returns the directory.
 func (d *DB) Close() error {
 	d.mu.Lock()
 	if d.closing {
@@ -146,7 +153,8 @@ func (d *DB) Close() error {
 func (d *DB) current() *state { return d.published.Load() }
 
 // Version returns the last durable version: 0 for a new store, then one
-// more for every commit that changed something.
+// more for every commit that changed something. After Close it returns the
+// last version the DB published.
 func (d *DB) Version() uint64 { return d.current().version }
 
 // Get returns the record with key, or ErrNotFound.
@@ -188,7 +196,8 @@ func (d *DB) Delete(key []byte) error {
 
 // Snapshot returns a consistent read view of the last durable version. It
 // is cheap (no copy, no lock) and stays valid, unchanged, for as long as
-// it is referenced, also after Close.
+// it is referenced, also after Close. Called after Close it returns the
+// last durable version, read from memory.
 func (d *DB) Snapshot() *Snapshot {
 	s := d.current()
 	return &Snapshot{version: s.version, view: s.view, obs: d.obs}
@@ -203,7 +212,8 @@ func (d *DB) View(fn func(s *Snapshot) error) error {
 	return fn(d.Snapshot())
 }
 
-// Stats returns the DB's counters.
+// Stats returns the DB's counters. After Close it returns their final
+// values.
 func (d *DB) Stats() Stats {
 	s := d.current()
 	st := Stats{

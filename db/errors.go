@@ -18,8 +18,8 @@ var (
 	// with another key. It is wrapped by *ConflictError, which says which.
 	ErrConflict = dberr.ErrConflict
 
-	// ErrClosed is returned by every method of a DB after Close, and by a Tx
-	// used after its Update returned.
+	// ErrClosed is returned by every method of a DB that returns an error,
+	// once Close has been called, and by a Tx used after its Update returned.
 	ErrClosed = errors.New("dualdb: database is closed")
 
 	// ErrCorrupt is returned when a file of the store fails a check. It is

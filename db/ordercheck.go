@@ -62,7 +62,8 @@ func (c *orderChecker) stop() {
 // in full, larger ones on a random sample of ranges drawn from r (nil: a
 // fresh source), plus a rolling window that resumes where the previous
 // run stopped, so that successive runs cover the whole store. It reads a
-// Snapshot and never blocks writers.
+// Snapshot and never blocks writers. After Close it checks the last durable
+// version, which stays in memory.
 func (d *DB) CheckOnline(r *rand.Rand) OrderCheckEvent {
 	start := time.Now()
 	s := d.current()
