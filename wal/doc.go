@@ -37,7 +37,7 @@
 //
 // Bucket "log": key = 8-byte big-endian version, value = one record.
 // Bucket "meta": small values the db package owns (format, store id,
-// options fixed at creation, the snapshot list).
+// options fixed at creation, the list of snapshot files).
 //
 // # Record format
 //
