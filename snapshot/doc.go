@@ -5,12 +5,12 @@
 //
 // # What it guarantees
 //
-// Write makes a snapshot file atomically: the records go to a temporary file
-// (name + TempSuffix) that is fsynced, closed, renamed to its final name and
-// made durable with an fsync of the directory. A crash leaves either no
-// file, a stale temporary file, or the complete snapshot file, never a
-// partial file under the final name. On any error Write removes what it created and
-// returns the error.
+// Write makes a snapshot file atomically: the records go to a temporary
+// file (name + TempSuffix) that is fsynced, closed, renamed to its final
+// name and made durable with an fsync of the directory. A crash leaves
+// either no file, a stale temporary file, or the complete snapshot file,
+// never a partial file under the final name. On any error Write removes
+// what it created and returns the error.
 //
 // Read streams a file and hands each record to a callback. Memory stays
 // bounded whatever the size of the file: two read buffers (384 KiB, pooled),
@@ -52,8 +52,8 @@
 // Damage in a file is a *dberr.CorruptionError (the db package's
 // CorruptionError), whose message starts with "dualdb: corrupt" and names
 // the file and the position. Every other error of this package starts with
-// "snapshot: ": bad input to Write (ErrOrder, ErrCount, ErrTooLarge,
-// ErrFormat, each naming the record at fault) and errors of the file
+// "snapshot: ": bad input to Write (ErrOrder, ErrCount and ErrTooLarge,
+// wrapped with the record at fault; ErrFormat) and errors of the file
 // system, which name the file once.
 //
 // # Lifetime of returned slices

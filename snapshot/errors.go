@@ -3,10 +3,11 @@ package snapshot
 import "errors"
 
 // Errors returned by Write and the Encoder for bad input. Each carries the
-// package prefix, "snapshot: "; the error returned wraps it and adds which
-// record is at fault. Damage found in a file is never one of these: it is
-// a *dberr.CorruptionError naming the file and the position. Errors of the
-// file system are wrapped with the prefix and the file's path, named once.
+// package prefix, "snapshot: "; the error returned wraps it and adds what
+// is wrong (which record, which size). Damage found in a file is never one
+// of these: it is a *dberr.CorruptionError naming the file and the
+// position. Errors of the file system are wrapped with the prefix and the
+// file's path, named once.
 var (
 	// ErrOrder is returned by Write when the records are not in strictly
 	// ascending key order.
