@@ -81,9 +81,10 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 // ErrNotFound is returned when a key or index key is not in the store.
 var ErrNotFound = errors.New("dualdb: not found")
 
-// ErrLocked is returned when another writer, in this process or another,
-// holds the store's WAL file (wal.db).
-var ErrLocked = errors.New("dualdb: store is locked by another writer")
+// ErrLocked is returned when another open DB, writer or reader, in this
+// process or another, holds the lock of the store's WAL file (wal.db)
+// that the caller needs.
+var ErrLocked = errors.New("dualdb: store is locked by another open DB")
 
 // WrapFile adds context to err, an error of the operation op (a verb:
 // "open", "write", "rename") on the file path: "prefix: op path: err".
