@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/internal/snaptest"
 	"github.com/dualdb/dualdb/snapshot"
 )
 
@@ -108,14 +109,11 @@ func TestCheckpoint_ReopenFromSnapshotAndTruncate(t *testing.T) {
 // corruptFile flips one byte in the middle of path.
 func corruptFile(t *testing.T, path string) {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	st, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b[len(b)/2] ^= 0x55
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	snaptest.FlipByte(t, path, st.Size()/2)
 }
 
 func TestOpen_CorruptNewestSnapshotFallsBack(t *testing.T) {

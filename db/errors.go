@@ -4,7 +4,6 @@ import (
 	"errors"
 
 	"github.com/dualdb/dualdb/internal/dberr"
-	"github.com/dualdb/dualdb/wal"
 )
 
 // Errors returned by dualdb. Test for them with errors.Is; the wrapping
@@ -38,7 +37,7 @@ var (
 
 	// ErrLocked is returned by Open when another DB, in this process or
 	// another, holds the store.
-	ErrLocked = wal.ErrLocked
+	ErrLocked = dberr.ErrLocked
 
 	// ErrFailed is returned by writes after a write to the WAL failed. The
 	// outcome of the failed commit is unknown (an fsync error may have lost

@@ -2,12 +2,12 @@ package db_test
 
 import (
 	"encoding/binary"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/internal/snaptest"
 	"github.com/dualdb/dualdb/snapshot"
 	bolt "go.etcd.io/bbolt"
 )
@@ -73,25 +73,10 @@ func TestVerify_FindsDefects(t *testing.T) {
 		}},
 		{"duplicate-index-in-snapshot", "snapshot-index", func(t *testing.T, dir string, snaps []uint64) {
 			path := filepath.Join(dir, db.SnapDir, snapshot.FileName(snaps[1]))
-			h, err := snapshot.ReadHeader(path, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := os.Create(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			h.Count = 2
-			enc, err := snapshot.NewEncoder(f, h, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			enc.Add(snapshot.Record{Key: []byte("a"), Index: []byte("same")})
-			enc.Add(snapshot.Record{Key: []byte("b"), Index: []byte("same")})
-			if err := enc.Close(); err != nil {
-				t.Fatal(err)
-			}
+			snaptest.Rewrite(t, path, func(f *snaptest.File) {
+				f.Header.Count = 2
+				f.Records = []snapshot.Record{{Key: []byte("a"), Index: []byte("same")}, {Key: []byte("b"), Index: []byte("same")}}
+			})
 		}},
 	}
 	for _, c := range cases {

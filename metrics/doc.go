@@ -6,7 +6,7 @@
 // counters and histograms with github.com/prometheus/client_golang, and a
 // prometheus.Collector that, once attached to an open *db.DB, also reads
 // the store's gauges (last durable version, record count, WAL size,
-// snapshot age) from db.Stats when Prometheus scrapes.
+// age of the newest snapshot file) from db.Stats when Prometheus scrapes.
 //
 // # Wiring
 //

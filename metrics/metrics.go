@@ -111,8 +111,8 @@ func New(reg prometheus.Registerer, opts *Options) (*Collector, error) {
 	c.checkpointSize = f.gauge("checkpoint_size_bytes", "Size of the newest snapshot file written since start.")
 	c.checkpointRecs = f.gauge("checkpoint_records", "Records in the newest snapshot file written since start.")
 
-	c.recoveryDur = f.gauge("recovery_duration_seconds", "Time Open took to load the newest snapshot and replay the WAL.")
-	c.recoveryReplayed = f.gauge("recovery_replayed_records", "WAL records Open replayed after the snapshot.")
+	c.recoveryDur = f.gauge("recovery_duration_seconds", "Time Open took to load the newest snapshot file and replay the WAL.")
+	c.recoveryReplayed = f.gauge("recovery_replayed_records", "WAL records Open replayed after the snapshot file.")
 
 	c.traversal = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: Namespace, Name: "traversal_duration_seconds", ConstLabels: o.ConstLabels,
@@ -144,9 +144,9 @@ func New(reg prometheus.Registerer, opts *Options) (*Collector, error) {
 }
 
 // Attach makes the Collector export d's gauges (last durable version,
-// records, WAL size, snapshot version and age, failed state), read from
-// d.Stats() at each scrape. It replaces a DB attached before; nil
-// detaches. The event metrics do not depend on it.
+// records, WAL size, version and age of the newest snapshot file, failed
+// state), read from d.Stats() at each scrape. It replaces a DB attached
+// before; nil detaches. The event metrics do not depend on it.
 func (c *Collector) Attach(d *db.DB) { c.stats.db.Store(d) }
 
 // Describe implements prometheus.Collector.

@@ -28,7 +28,7 @@ func newStatsCollector(labels prometheus.Labels) *statsCollector {
 	return &statsCollector{
 		version:     d("last_durable_version", "Last durable version: readers see this version."),
 		records:     d("records", "Records at the last durable version."),
-		walRecords:  d("wal_size_records", "Commit records kept in the WAL (replayed by the next Open if no newer snapshot is taken)."),
+		walRecords:  d("wal_size_records", "Commit records kept in the WAL (replayed by the next Open unless a newer snapshot file is written)."),
 		walFile:     d("wal_file_size_bytes", "Size of the WAL file wal.db on disk."),
 		snapVersion: d("snapshot_version", "Version of the newest snapshot file, 0 if none."),
 		snapTime:    d("snapshot_timestamp_seconds", "Modification time of the newest snapshot file, in Unix seconds; absent if none."),

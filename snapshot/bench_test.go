@@ -35,21 +35,18 @@ func fixedSeq(n int) iter.Seq[snapshot.Record] {
 func BenchmarkWrite(b *testing.B) {
 	recs := fixedRecords(1, benchRecords, benchValue)
 	raw := rawSize(recs)
-	for _, lvl := range []snapshot.Level{snapshot.LevelFast, snapshot.LevelBalanced} {
-		b.Run(fmt.Sprintf("records=%d/value=%d/level=%v", len(recs), benchValue, lvl), func(b *testing.B) {
-			dir := b.TempDir()
-			opts := &snapshot.Options{EncoderLevel: lvl}
-			b.SetBytes(raw)
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				h := snapshot.Header{StoreID: testStoreID, Version: uint64(i + 1), Count: uint64(len(recs))}
-				if _, _, err := snapshot.Write(dir, h, seqOf(recs), opts); err != nil {
-					b.Fatal(err)
-				}
+	b.Run(fmt.Sprintf("records=%d/value=%d", len(recs), benchValue), func(b *testing.B) {
+		dir := b.TempDir()
+		b.SetBytes(raw)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			h := snapshot.Header{StoreID: testStoreID, Version: uint64(i + 1), Count: uint64(len(recs))}
+			if _, _, err := snapshot.Write(dir, h, seqOf(recs), nil); err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
-		})
-	}
+		}
+		b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
 }
 
 // BenchmarkEncode measures the Encoder alone, into io.Discard: the CPU cost
@@ -57,28 +54,25 @@ func BenchmarkWrite(b *testing.B) {
 func BenchmarkEncode(b *testing.B) {
 	recs := fixedRecords(1, benchRecords, benchValue)
 	raw := rawSize(recs)
-	for _, lvl := range []snapshot.Level{snapshot.LevelFast, snapshot.LevelBalanced} {
-		b.Run(fmt.Sprintf("records=%d/value=%d/level=%v", len(recs), benchValue, lvl), func(b *testing.B) {
-			opts := &snapshot.Options{EncoderLevel: lvl}
-			b.SetBytes(raw)
-			b.ReportAllocs()
-			for b.Loop() {
-				enc, err := snapshot.NewEncoder(io.Discard, snapshot.Header{Count: uint64(len(recs))}, opts)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, r := range recs {
-					if err := enc.Add(r); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := enc.Close(); err != nil {
+	b.Run(fmt.Sprintf("records=%d/value=%d", len(recs), benchValue), func(b *testing.B) {
+		b.SetBytes(raw)
+		b.ReportAllocs()
+		for b.Loop() {
+			enc, err := snapshot.NewEncoder(io.Discard, snapshot.Header{Count: uint64(len(recs))}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range recs {
+				if err := enc.Add(r); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
-		})
-	}
+			if err := enc.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	})
 }
 
 // BenchmarkRead measures Read of the 1M-record file with a callback that
@@ -137,32 +131,29 @@ func BenchmarkRead(b *testing.B) {
 }
 
 // BenchmarkCompressionRatio reports file size / raw record bytes on 100,000
-// gen.NewUser records at each level.
+// gen.NewUser records.
 func BenchmarkCompressionRatio(b *testing.B) {
 	recs := userRecords(1, 100_000)
 	raw := rawSize(recs)
-	for _, lvl := range []snapshot.Level{snapshot.LevelFast, snapshot.LevelBalanced, snapshot.LevelBetter, snapshot.LevelBest} {
-		b.Run(fmt.Sprintf("records=%d/level=%v", len(recs), lvl), func(b *testing.B) {
-			opts := &snapshot.Options{EncoderLevel: lvl}
-			b.SetBytes(raw)
-			var size int
-			for b.Loop() {
-				var buf bytes.Buffer
-				enc, err := snapshot.NewEncoder(&buf, snapshot.Header{Count: uint64(len(recs))}, opts)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, r := range recs {
-					if err := enc.Add(r); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := enc.Close(); err != nil {
-					b.Fatal(err)
-				}
-				size = buf.Len()
+	b.Run(fmt.Sprintf("records=%d", len(recs)), func(b *testing.B) {
+		b.SetBytes(raw)
+		var size int
+		for b.Loop() {
+			var buf bytes.Buffer
+			enc, err := snapshot.NewEncoder(&buf, snapshot.Header{Count: uint64(len(recs))}, nil)
+			if err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(float64(size)/float64(raw), "ratio")
-		})
-	}
+			for _, r := range recs {
+				if err := enc.Add(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := enc.Close(); err != nil {
+				b.Fatal(err)
+			}
+			size = buf.Len()
+		}
+		b.ReportMetric(float64(size)/float64(raw), "ratio")
+	})
 }

@@ -1,15 +1,16 @@
-// Package snapshot writes, reads and verifies dualdb checkpoint files:
+// Package snapshot writes, reads and verifies dualdb's snapshot files:
 // every record of a store at one version, in primary-key order, in one
-// zstd-compressed file.
+// zstd-compressed file. (The db package calls writing one a checkpoint;
+// its Snapshot type is a read view in memory, not a file.)
 //
 // # What it guarantees
 //
-// Write makes a snapshot atomically: the records go to a temporary file
-// (name + TempSuffix) that is fsynced, closed, renamed to its final name and
-// made durable with an fsync of the directory. A crash leaves either no
-// file, a stale temporary file, or the complete snapshot, never a partial
-// file under the final name. On any error Write removes what it created and
-// returns the error.
+// Write makes a snapshot file atomically: the records go to a temporary
+// file (name + TempSuffix) that is fsynced, closed, renamed to its final
+// name and made durable with an fsync of the directory. A crash leaves
+// either no file, a stale temporary file, or the complete snapshot file,
+// never a partial file under the final name. On any error Write removes
+// what it created and returns the error.
 //
 // Read streams a file and hands each record to a callback. Memory stays
 // bounded whatever the size of the file: two read buffers (384 KiB, pooled),
@@ -37,13 +38,23 @@
 // some or all of its records. A caller must discard everything it received
 // when Read returns an error.
 //
-// The snapshot checks the order of primary keys, not the uniqueness of
-// index keys: that is a store invariant, checked when the secondary index
-// is rebuilt on load and by the CLI's verify.
+// The checks of a snapshot file cover the order of primary keys, not the
+// uniqueness of index keys: that is a store invariant, checked when the
+// secondary index is rebuilt on load and by the CLI's verify.
 //
 // Output is deterministic for one build: equal headers and record
-// sequences written with the same Options give byte-identical files. A
-// newer zstd library may compress differently; the format stays readable.
+// sequences give byte-identical files (one zstd level, the fastest, and
+// settings that do not depend on the machine). A newer zstd library may
+// compress differently; the format stays readable.
+//
+// # Errors
+//
+// Damage in a file is a *dberr.CorruptionError (the db package's
+// CorruptionError), whose message starts with "dualdb: corrupt" and names
+// the file and the position. Every other error of this package starts with
+// "snapshot: ": bad input to Write (ErrOrder, ErrCount and ErrTooLarge,
+// wrapped with the record at fault; ErrFormat) and errors of the file
+// system, which name the file once.
 //
 // # Lifetime of returned slices
 //

@@ -15,9 +15,9 @@ import (
 // new number.
 const FormatVersion uint32 = 1
 
-// TempSuffix is appended to a snapshot's file name while it is being
-// written. A file with this suffix is never a valid snapshot; a leftover one
-// (from a crash) may be removed.
+// TempSuffix is appended to a snapshot file's name while it is being
+// written. A file with this suffix is never a valid snapshot file; a
+// leftover one (from a crash) may be removed.
 const TempSuffix = ".tmp"
 
 // Ext is the extension of a snapshot file name.
@@ -68,18 +68,18 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Header is the fixed header of a snapshot file.
 type Header struct {
 	Format  uint32   // format version; FormatVersion when written (0 given to Write means FormatVersion)
-	StoreID [16]byte // id of the store the snapshot belongs to
-	Version uint64   // store version the snapshot captures
+	StoreID [16]byte // id of the store the file belongs to
+	Version uint64   // store version the file captures
 	Count   uint64   // number of records
 }
 
-// Record is one record of a snapshot: its primary key, its index
+// Record is one record of a snapshot file: its primary key, its index
 // (secondary) key and its value. Write and Encoder.Add only read the slices
 // and do not keep them. A Record given to Read's callback owns its slices,
 // which share one allocation but cannot grow into each other.
 type Record struct{ Key, Index, Value []byte }
 
-// FileName returns the file name of the snapshot of version: the version
+// FileName returns the name of the snapshot file of version: the version
 // as 20 decimal digits followed by Ext, so that names sort by version.
 func FileName(version uint64) string {
 	return fmt.Sprintf("%020d%s", version, Ext)

@@ -3,64 +3,16 @@ package snapshot
 import (
 	"fmt"
 
+	"github.com/dualdb/dualdb/internal/limits"
 	"github.com/dualdb/dualdb/vfs"
 )
 
-// Default limits used when the corresponding Options field is 0.
-const (
-	DefaultMaxKeySize       = 64 << 10  // bytes
-	DefaultMaxIndexSize     = 64 << 10  // bytes
-	DefaultMaxValueSize     = 64 << 20  // bytes
-	DefaultDecoderMaxMemory = 256 << 20 // bytes
-)
+// DefaultDecoderMaxMemory is the largest zstd window a reader accepts when
+// Options.DecoderMaxMemory is 0, in bytes.
+const DefaultDecoderMaxMemory = 256 << 20
 
-// Level is a zstd compression level for writing snapshots. The zero value
-// is LevelDefault.
-type Level int
-
-// Compression levels. The zstd library maps them to its own settings; a
-// newer library may compress differently, the format stays readable. Every
-// level writes deterministic output.
-const (
-	// LevelDefault, the zero value, is LevelFast.
-	LevelDefault Level = iota
-	// LevelFast is zstd's fastest level (about zstd -1). On user records
-	// (JSON profiles) it writes about 0.18 of the raw bytes, at about half
-	// the CPU cost of LevelBalanced.
-	LevelFast
-	// LevelBalanced is zstd's default level (about zstd -3): about 0.17 on
-	// user records.
-	LevelBalanced
-	// LevelBetter compresses better at two to three times the CPU cost of
-	// LevelBalanced (about zstd -7): about 0.15 on user records.
-	LevelBetter
-	// LevelBest compresses best, at many times the CPU cost: about 0.14
-	// on user records.
-	LevelBest
-
-	numLevels // number of levels, not a level
-)
-
-// String returns the level's name.
-func (l Level) String() string {
-	switch l {
-	case LevelDefault:
-		return "default"
-	case LevelFast:
-		return "fast"
-	case LevelBalanced:
-		return "balanced"
-	case LevelBetter:
-		return "better"
-	case LevelBest:
-		return "best"
-	default:
-		return fmt.Sprintf("Level(%d)", int(l))
-	}
-}
-
-// Options configure writing and reading snapshots. A nil *Options is valid
-// and means all defaults; a zero field means its default.
+// Options configure writing and reading snapshot files. A nil *Options is
+// valid and means all defaults; a zero field means its default.
 type Options struct {
 	// FS is the file system every file operation goes through.
 	// Default: vfs.OS.
@@ -69,39 +21,35 @@ type Options struct {
 	// MaxKeySize, MaxIndexSize and MaxValueSize cap the length of a key,
 	// an index key and a value, in bytes. A reader rejects a longer length
 	// prefix as corruption before allocating anything; an Encoder refuses
-	// to write a longer field. Defaults: DefaultMaxKeySize (64 KiB),
-	// DefaultMaxIndexSize (64 KiB), DefaultMaxValueSize (64 MiB).
+	// to write a longer field. The defaults are the store's (64 KiB for
+	// keys and index keys, 16 MiB for values), so that a reader given no
+	// Options accepts what a store with default Options writes; a store
+	// created with larger limits must pass them.
 	MaxKeySize, MaxIndexSize, MaxValueSize int
 
 	// DecoderMaxMemory caps the zstd window a reader accepts, in bytes
 	// (zstd.WithDecoderMaxMemory). A file asking for more is corrupt.
 	// Default: DefaultDecoderMaxMemory (256 MiB).
 	DecoderMaxMemory uint64
-
-	// EncoderLevel is the compression level of Write and NewEncoder.
-	// Default: LevelDefault, which is LevelFast.
-	EncoderLevel Level
 }
 
-// limits are Options resolved to their effective values.
-type limits struct {
+// settings are Options resolved to their effective values.
+type settings struct {
 	fs        vfs.FS
 	maxKey    uint64
 	maxIndex  uint64
 	maxValue  uint64
 	maxMemory uint64
-	level     Level // never LevelDefault
 }
 
 // resolve returns the effective settings of o, which may be nil.
-func (o *Options) resolve() (limits, error) {
-	l := limits{
+func (o *Options) resolve() (settings, error) {
+	l := settings{
 		fs:        vfs.OS,
-		maxKey:    DefaultMaxKeySize,
-		maxIndex:  DefaultMaxIndexSize,
-		maxValue:  DefaultMaxValueSize,
+		maxKey:    limits.DefaultMaxKeySize,
+		maxIndex:  limits.DefaultMaxKeySize,
+		maxValue:  limits.DefaultMaxValueSize,
 		maxMemory: DefaultDecoderMaxMemory,
-		level:     LevelFast,
 	}
 	if o == nil {
 		return l, nil
@@ -127,12 +75,6 @@ func (o *Options) resolve() (limits, error) {
 	}
 	if o.DecoderMaxMemory != 0 {
 		l.maxMemory = min(o.DecoderMaxMemory, 1<<63)
-	}
-	if o.EncoderLevel < 0 || o.EncoderLevel >= numLevels {
-		return l, fmt.Errorf("snapshot: unknown Options.EncoderLevel %d", int(o.EncoderLevel))
-	}
-	if o.EncoderLevel != LevelDefault {
-		l.level = o.EncoderLevel
 	}
 	return l, nil
 }

@@ -8,7 +8,7 @@ import (
 
 func TestOptions_Invalid(t *testing.T) {
 	for _, o := range []*snapshot.Options{
-		{MaxKeySize: -1}, {MaxValueSize: -5}, {EncoderLevel: -1}, {EncoderLevel: 99},
+		{MaxKeySize: -1}, {MaxIndexSize: -2}, {MaxValueSize: -5},
 	} {
 		if _, err := snapshot.Verify("whatever", o); err == nil {
 			t.Errorf("Options %+v accepted", *o)

@@ -36,7 +36,7 @@ const (
 // footer, a zstd error) is returned as a *dberr.CorruptionError. Read calls
 // fn before the file's final checksums are checked: after an error, the
 // caller must discard every record it received. Errors of the file system
-// are returned wrapped, not as corruption.
+// are returned wrapped, not as corruption, naming the file once.
 //
 // Memory stays bounded whatever the size of the file (see the package
 // documentation). Read may be called concurrently, on the same file or not.
@@ -62,14 +62,14 @@ func ReadHeader(path string, opts *Options) (Header, error) {
 	}
 	f, err := lim.fs.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
-		return Header{}, fmt.Errorf("snapshot: open %s: %w", path, err)
+		return Header{}, dberr.WrapFile("snapshot", "open", path, err)
 	}
 	defer f.Close() // read-only: a close error cannot lose data
 	src := &ioErrReader{r: f}
 	var hb [HeaderSize]byte
 	if n, err := io.ReadFull(src, hb[:]); err != nil {
 		if src.err != nil {
-			return Header{}, fmt.Errorf("snapshot: read %s: %w", path, src.err)
+			return Header{}, dberr.WrapFile("snapshot", "read", path, src.err)
 		}
 		return Header{}, dberr.AtOffset(path, int64(n), "file ends at %d bytes, inside the %d-byte header: truncated", n, HeaderSize)
 	}
@@ -86,20 +86,20 @@ type result struct {
 // decodeFile reads and checks the whole file at path. It calls fn, if not
 // nil, with each record in a fresh allocation; with a nil fn it allocates
 // nothing per record (Verify).
-func decodeFile(path string, lim limits, fn func(Record) error) (res result, err error) {
+func decodeFile(path string, lim settings, fn func(Record) error) (res result, err error) {
 	f, err := lim.fs.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
-		return res, fmt.Errorf("snapshot: open %s: %w", path, err)
+		return res, dberr.WrapFile("snapshot", "open", path, err)
 	}
 	defer f.Close() // read-only: a close error cannot lose data
 	st, err := f.Stat()
 	if err != nil {
-		return res, fmt.Errorf("snapshot: stat %s: %w", path, err)
+		return res, dberr.WrapFile("snapshot", "stat", path, err)
 	}
 	res.size = st.Size()
 	src := &ioErrReader{r: f}
 	ioErr := func(err error) error {
-		return fmt.Errorf("snapshot: read %s: %w", path, err)
+		return dberr.WrapFile("snapshot", "read", path, err)
 	}
 	bufs := getReadBuffers(src)
 	defer putReadBuffers(bufs) // deferred first, so it runs after the decoder is stopped

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/dualdb/dualdb/internal/dberr"
+	"github.com/dualdb/dualdb/internal/snaptest"
 	"github.com/dualdb/dualdb/snapshot"
 	"github.com/dualdb/dualdb/vfs"
 )
@@ -129,26 +130,15 @@ func TestRead_HostileLengthPrefix(t *testing.T) {
 		{"key-max-uint64", uv(nil, 1<<64-1), nil, "key length 18446744073709551615 exceeds"},
 		{"varint-overflow", bytes.Repeat([]byte{0xff}, 11), nil, "more than 64 bits"},
 		{"index-over-option", append(uv(uv(nil, 1), 'k'), uv(nil, 5000)...), &snapshot.Options{MaxIndexSize: 4096}, "index key length 5000 exceeds the limit of 4096"},
-		{"value-2^62", append(uv(uv(uv(uv(nil, 1), 'k'), 1), 'i'), uv(nil, 1<<62)...), nil, "value length 4611686018427387904 exceeds the limit of 67108864"},
+		{"value-2^62", append(uv(uv(uv(uv(nil, 1), 'k'), 1), 'i'), uv(nil, 1<<62)...), nil, "value length 4611686018427387904 exceeds the limit of 16777216"},
 		// Under the limit but far longer than the stream: memory must follow
 		// the bytes that exist, not the prefix.
-		{"value-60MiB-but-10-bytes", append(append(uv(uv(uv(uv(nil, 1), 'k'), 1), 'i'), uv(nil, 60<<20)...), "0123456789"...), nil, "ends inside the record, in its value"},
+		{"value-15MiB-but-10-bytes", append(append(uv(uv(uv(uv(nil, 1), 'k'), 1), 'i'), uv(nil, 15<<20)...), "0123456789"...), nil, "ends inside the record, in its value"},
 		{"key-60KiB-but-3-bytes", append(uv(nil, 60<<10), "abc"...), nil, "ends inside the record, in its key"},
 		{"torn-length", []byte{0x80}, nil, "ends inside the record, in its key length"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var buf bytes.Buffer
-			enc, err := snapshot.NewEncoder(&buf, snapshot.Header{Version: 1, Count: 1}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := enc.WriteRaw(tc.raw); err != nil {
-				t.Fatal(err)
-			}
-			if err := enc.Close(); err != nil {
-				t.Fatal(err)
-			}
-			p := writeFile(t, buf.Bytes())
+			p := writeFile(t, snaptest.File{Header: snapshot.Header{Version: 1, Count: 1}, Tail: tc.raw}.Bytes(t))
 			warmPools(t)
 			for _, check := range []struct {
 				name string
@@ -265,7 +255,7 @@ func TestRead_BombWithinLimits(t *testing.T) {
 	var got int
 	var err error
 	alloc := allocatedDuring(func() {
-		_, err = snapshot.Read(p, nil, func(r snapshot.Record) error { got = len(r.Value); return nil })
+		_, err = snapshot.Read(p, &snapshot.Options{MaxValueSize: size}, func(r snapshot.Record) error { got = len(r.Value); return nil })
 	})
 	// The footer is zeros, so the read fails there, after the record.
 	wantCorrupt(t, "Read", err, p)
@@ -288,6 +278,11 @@ func TestRead_IOErrorIsNotCorruption(t *testing.T) {
 			_, err := snapshot.Read(p, opts, func(snapshot.Record) error { return nil })
 			if !errors.Is(err, injected) || errors.Is(err, dberr.ErrCorrupt) {
 				t.Fatalf("Read: %v, want the injected error, not corruption", err)
+			}
+			// The fault comes as the os package's errors do, in an
+			// *fs.PathError naming the file: the message names it once.
+			if msg := err.Error(); !strings.HasPrefix(msg, "snapshot: ") || strings.Count(msg, "snapshot: ") != 1 || strings.Count(msg, p) != 1 {
+				t.Fatalf("Read: %q, want one \"snapshot: \" prefix and %s named once", msg, p)
 			}
 			if _, err := snapshot.Verify(p, opts); !errors.Is(err, injected) || errors.Is(err, dberr.ErrCorrupt) {
 				t.Fatalf("Verify: %v, want the injected error, not corruption", err)
@@ -335,5 +330,24 @@ func TestReadHeader(t *testing.T) {
 	}
 	if _, err := snapshot.ReadHeader(filepath.Join(t.TempDir(), "missing"), nil); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
+	}
+}
+
+// TestRead_MissingFile: the error of the file system comes back with the
+// package prefix and the path, each once.
+func TestRead_MissingFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), snapshot.FileName(4))
+	for name, f := range map[string]func() error{
+		"Read":       func() error { _, err := snapshot.Read(p, nil, nil); return err },
+		"ReadHeader": func() error { _, err := snapshot.ReadHeader(p, nil); return err },
+		"Verify":     func() error { _, err := snapshot.Verify(p, nil); return err },
+	} {
+		err := f()
+		if !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s: %v, want os.ErrNotExist", name, err)
+		}
+		if want := "snapshot: open " + p + ": no such file or directory"; err.Error() != want {
+			t.Errorf("%s: %q, want %q", name, err, want)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/dualdb/dualdb/internal/dberr"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -27,27 +28,26 @@ const (
 
 // Encoder writes the bytes of a snapshot file to an io.Writer: the header
 // at once, the records given to Add, and the footer at Close. It checks
-// neither the key order nor the record count; Write, which builds on it,
-// does. That makes it the tool for building damaged files in tests and
-// corruption corpora: out-of-order records, duplicated index keys, a count
-// that differs from the header's (see also SetFooterCount and WriteRaw).
+// neither the key order nor the record count (Write, which builds on it,
+// does), so a caller streaming a file to a writer of its own must give the
+// records in order and as many as the header says, or the file will not
+// verify.
 //
 // An Encoder is not safe for concurrent use.
 type Encoder struct {
 	w     *bufio.Writer // over the destination: header, compressed stream, footer
 	cw    *streamWriter // between zw and w: measures the compressed stream
 	zw    *zstd.Encoder // nil once released
-	lim   limits
+	lim   settings
 	h     Header
 	stage []byte // encoded records not yet given to zw
 
-	rawCRC      uint32  // CRC32C of the record stream given to zw
-	rawLen      int64   // length of the record stream given to zw
-	count       uint64  // records added
-	footerCount *uint64 // set by SetFooterCount
-	size        int64   // bytes of the whole file; set by Close
-	err         error   // first write error; sticky
-	closed      bool
+	rawCRC uint32 // CRC32C of the record stream given to zw
+	rawLen int64  // length of the record stream given to zw
+	count  uint64 // records added
+	size   int64  // bytes of the whole file; set by Close
+	err    error  // first write error; sticky
+	closed bool
 }
 
 // streamWriter passes the compressed stream on to w, counting it and
@@ -69,8 +69,8 @@ func (s *streamWriter) Write(p []byte) (int, error) {
 
 // NewEncoder writes the header h to w and returns an Encoder for the
 // records. h.Format 0 means FormatVersion; any other value is written as
-// given (Write refuses it; tests use it to build files of an unknown
-// format). h.Count is written as given, whatever number of records follow.
+// given (Write refuses it). h.Count is written as given, whatever number of
+// records follow.
 //
 // The Encoder buffers: w receives the bytes late, the last of them in
 // Close. Close neither syncs nor closes w.
@@ -82,7 +82,8 @@ func NewEncoder(w io.Writer, h Header, opts *Options) (*Encoder, error) {
 	return newEncoder(w, h, lim)
 }
 
-func newEncoder(w io.Writer, h Header, lim limits) (*Encoder, error) {
+// newEncoder is NewEncoder with resolved Options.
+func newEncoder(w io.Writer, h Header, lim settings) (*Encoder, error) {
 	if h.Format == 0 {
 		h.Format = FormatVersion
 	}
@@ -94,10 +95,8 @@ func newEncoder(w io.Writer, h Header, lim limits) (*Encoder, error) {
 	}
 	e.cw = &streamWriter{w: e.w}
 	var hb [HeaderSize]byte
-	if _, err := e.w.Write(appendHeader(hb[:0], h)); err != nil {
-		return nil, err
-	}
-	zw, err := getEncoder(e.cw, lim.level)
+	_, _ = e.w.Write(appendHeader(hb[:0], h)) // buffered: an error of w comes back from Add or Close
+	zw, err := getEncoder(e.cw)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: zstd encoder: %w", err)
 	}
@@ -115,8 +114,8 @@ func (e *Encoder) Add(r Record) error {
 	if e.err != nil {
 		return e.err
 	}
-	if err := e.checkSizes(r); err != nil {
-		return err
+	if what := e.lim.oversize(r); what != "" {
+		return fmt.Errorf("%w: %s", ErrTooLarge, what)
 	}
 	e.stage = binary.AppendUvarint(e.stage, uint64(len(r.Key)))
 	e.stage = append(e.stage, r.Key...)
@@ -137,37 +136,19 @@ func (e *Encoder) Add(r Record) error {
 	return e.err
 }
 
-func (e *Encoder) checkSizes(r Record) error {
+// oversize names the first field of r longer than its limit, with its
+// length and the limit, or returns "" when r fits.
+func (l *settings) oversize(r Record) string {
 	switch {
-	case uint64(len(r.Key)) > e.lim.maxKey:
-		return fmt.Errorf("%w: key of %d bytes, limit %d", ErrTooLarge, len(r.Key), e.lim.maxKey)
-	case uint64(len(r.Index)) > e.lim.maxIndex:
-		return fmt.Errorf("%w: index key of %d bytes, limit %d", ErrTooLarge, len(r.Index), e.lim.maxIndex)
-	case uint64(len(r.Value)) > e.lim.maxValue:
-		return fmt.Errorf("%w: value of %d bytes, limit %d", ErrTooLarge, len(r.Value), e.lim.maxValue)
+	case uint64(len(r.Key)) > l.maxKey:
+		return fmt.Sprintf("key of %d bytes, limit %d", len(r.Key), l.maxKey)
+	case uint64(len(r.Index)) > l.maxIndex:
+		return fmt.Sprintf("index key of %d bytes, limit %d", len(r.Index), l.maxIndex)
+	case uint64(len(r.Value)) > l.maxValue:
+		return fmt.Sprintf("value of %d bytes, limit %d", len(r.Value), l.maxValue)
 	}
-	return nil
+	return ""
 }
-
-// WriteRaw appends p to the uncompressed record stream as it is, without
-// counting a record. It is meant for tests and corruption corpora (a
-// hostile length prefix, a torn record); a valid file never needs it.
-func (e *Encoder) WriteRaw(p []byte) error {
-	if e.closed {
-		return ErrClosed
-	}
-	if e.err != nil {
-		return e.err
-	}
-	e.flushStage()
-	e.writeStream(p)
-	return e.err
-}
-
-// SetFooterCount makes Close write n as the footer's record count instead of
-// the number of records added. It is meant for tests and corruption
-// corpora: a valid file never needs it.
-func (e *Encoder) SetFooterCount(n uint64) { e.footerCount = &n }
 
 // flushStage hands the staged records to zstd.
 func (e *Encoder) flushStage() {
@@ -190,7 +171,7 @@ func (e *Encoder) writeStream(p []byte) {
 }
 
 // Close ends the compressed stream, writes the footer (the number of
-// records added, unless SetFooterCount said otherwise, and the checksums)
+// records added, the lengths and the checksums)
 // and flushes everything to the underlying writer. It does not close or
 // sync that writer. Later calls return ErrClosed.
 func (e *Encoder) Close() error {
@@ -215,9 +196,6 @@ func (e *Encoder) Close() error {
 		CompLen: uint64(e.cw.n),
 		RawCRC:  e.rawCRC,
 		CompCRC: e.cw.crc,
-	}
-	if e.footerCount != nil {
-		f.Count = *e.footerCount
 	}
 	var fb [FooterSize]byte
 	if _, err := e.w.Write(appendFooter(fb[:0], f)); err != nil {
@@ -247,7 +225,7 @@ func (e *Encoder) abort() {
 // release returns the zstd encoder to the pool.
 func (e *Encoder) release() {
 	if e.zw != nil {
-		putEncoder(e.zw, e.lim.level)
+		putEncoder(e.zw)
 		e.zw = nil
 	}
 }
@@ -263,12 +241,14 @@ func (e *Encoder) RawSize() int64 { return e.rawLen + int64(len(e.stage)) }
 // Count returns the number of records added so far.
 func (e *Encoder) Count() uint64 { return e.count }
 
-// Write writes a snapshot of the records recs, described by h, to
+// Write writes a snapshot file of the records recs, described by h, to
 // dir/FileName(h.Version) and returns its path and size.
 //
-// recs must yield exactly h.Count records in strictly ascending key order;
-// otherwise Write returns an error wrapping ErrCount or ErrOrder and leaves
-// no file. h.Format must be 0 or FormatVersion. dir must exist.
+// recs must yield exactly h.Count records in strictly ascending key order,
+// each within the Options limits; otherwise Write returns an error wrapping
+// ErrCount, ErrOrder or ErrTooLarge that names the record at fault, and
+// leaves no file. h.Format must be 0 or FormatVersion (else ErrFormat). dir
+// must exist.
 //
 // The file is written under the temporary name FileName+TempSuffix,
 // fsynced, closed, renamed to its final name (replacing any file of that
@@ -293,15 +273,16 @@ func Write(dir string, h Header, recs iter.Seq[Record], opts *Options) (path str
 	fsys := lim.fs
 	path = filepath.Join(dir, FileName(h.Version))
 	tmp := path + TempSuffix
+	fileErr := func(op, name string, err error) error { return dberr.WrapFile("snapshot", op, name, err) }
 
 	// A temporary file left by a crash is garbage; O_EXCL below then
 	// guarantees the file is new, with mode 0600.
 	if err := fsys.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", 0, fmt.Errorf("snapshot: remove stale %s: %w", tmp, err)
+		return "", 0, fileErr("remove stale", tmp, err)
 	}
 	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return "", 0, fmt.Errorf("snapshot: create %s: %w", tmp, err)
+		return "", 0, fileErr("create", tmp, err)
 	}
 	// Until done, any way out (an error, or a panic in recs) removes the
 	// temporary file.
@@ -315,37 +296,40 @@ func Write(dir string, h Header, recs iter.Seq[Record], opts *Options) (path str
 			_ = f.Close()
 		}
 		if rerr := fsys.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err != nil {
-			err = errors.Join(err, fmt.Errorf("snapshot: remove %s: %w", tmp, rerr))
+			err = errors.Join(err, fileErr("remove", tmp, rerr))
 		}
 	}()
 
 	enc, err := newEncoder(f, h, lim)
 	if err != nil {
-		return "", 0, fmt.Errorf("snapshot: write %s: %w", tmp, err)
+		return "", 0, err
 	}
 	defer enc.abort() // releases the zstd encoder if Close is not reached
 	if err := addAll(enc, h.Count, recs); err != nil {
-		return "", 0, fmt.Errorf("snapshot: write %s: %w", tmp, err)
+		if errors.Is(err, ErrOrder) || errors.Is(err, ErrCount) || errors.Is(err, ErrTooLarge) {
+			return "", 0, err // the records are at fault, not the file
+		}
+		return "", 0, fileErr("write", tmp, err)
 	}
 	if err := enc.Close(); err != nil {
-		return "", 0, fmt.Errorf("snapshot: write %s: %w", tmp, err)
+		return "", 0, fileErr("write", tmp, err)
 	}
 	if err := f.Sync(); err != nil {
-		return "", 0, fmt.Errorf("snapshot: sync %s: %w", tmp, err)
+		return "", 0, fileErr("sync", tmp, err)
 	}
 	fileOpen = false
 	if err := f.Close(); err != nil {
-		return "", 0, fmt.Errorf("snapshot: close %s: %w", tmp, err)
+		return "", 0, fileErr("close", tmp, err)
 	}
 	if err := fsys.Rename(tmp, path); err != nil {
-		return "", 0, fmt.Errorf("snapshot: rename %s: %w", tmp, err)
+		return "", 0, fileErr("rename", tmp, err)
 	}
 	if err := fsys.SyncDir(dir); err != nil {
 		// The rename may or may not be durable: take it back, so that an
-		// error always means no snapshot.
-		err = fmt.Errorf("snapshot: sync directory %s: %w", dir, err)
+		// error always means no snapshot file.
+		err = fileErr("sync directory", dir, err)
 		if rerr := fsys.Remove(path); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("snapshot: remove %s: %w", path, rerr))
+			err = errors.Join(err, fileErr("remove", path, rerr))
 		}
 		return "", 0, err
 	}
@@ -354,7 +338,8 @@ func Write(dir string, h Header, recs iter.Seq[Record], opts *Options) (path str
 }
 
 // addAll adds recs to enc, checking that they come in strictly ascending
-// key order and that there are exactly count of them.
+// key order, that each fits the limits, and that there are exactly count
+// of them. Any other error is one of writing the file.
 func addAll(enc *Encoder, count uint64, recs iter.Seq[Record]) error {
 	var prev []byte // copy of the previous key: recs may reuse its buffers
 	var n uint64
@@ -363,10 +348,13 @@ func addAll(enc *Encoder, count uint64, recs iter.Seq[Record]) error {
 			return fmt.Errorf("%w: more than the header's %d records", ErrCount, count)
 		}
 		if n > 0 && bytes.Compare(r.Key, prev) <= 0 {
-			return fmt.Errorf("%w: record %d has key %q after %q", ErrOrder, n, r.Key, prev)
+			return fmt.Errorf("%w: record %d has key %q after %q", ErrOrder, n, clip(r.Key), clip(prev))
+		}
+		if what := enc.lim.oversize(r); what != "" {
+			return fmt.Errorf("%w: record %d: %s", ErrTooLarge, n, what)
 		}
 		if err := enc.Add(r); err != nil {
-			return fmt.Errorf("record %d: %w", n, err)
+			return err
 		}
 		prev = append(prev[:0], r.Key...)
 		n++

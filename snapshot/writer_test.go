@@ -142,7 +142,7 @@ func TestWrite_RejectsBadInput(t *testing.T) {
 		{"too-few", snapshot.Header{Count: 11}, recs, nil, snapshot.ErrCount, "10 records, header says 11"},
 		{"too-many", snapshot.Header{Count: 9}, recs, nil, snapshot.ErrCount, "more than the header's 9"},
 		{"none-for-one", snapshot.Header{Count: 1}, nil, nil, snapshot.ErrCount, "0 records"},
-		{"value-too-large", snapshot.Header{Count: 10}, big, &snapshot.Options{MaxValueSize: 1000}, snapshot.ErrTooLarge, "value of 2000 bytes"},
+		{"value-too-large", snapshot.Header{Count: 10}, big, &snapshot.Options{MaxValueSize: 1000}, snapshot.ErrTooLarge, "record 3: value of 2000 bytes, limit 1000"},
 		{"format", snapshot.Header{Format: 2, Count: 10}, recs, nil, snapshot.ErrFormat, "2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,6 +154,9 @@ func TestWrite_RejectsBadInput(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.inMsg) {
 				t.Fatalf("error %q does not say %q", err, tc.inMsg)
+			}
+			if msg := err.Error(); !strings.HasPrefix(msg, "snapshot: ") || strings.Count(msg, "snapshot: ") != 1 || strings.Contains(msg, dir) {
+				t.Fatalf("error %q: want one \"snapshot: \" prefix and no path (the records are at fault)", msg)
 			}
 			if p != "" {
 				t.Fatalf("path %q returned with an error", p)
@@ -187,55 +190,46 @@ func TestWrite_Deterministic(t *testing.T) {
 	recs := fixedRecords(11, 20000, 120) // several zstd blocks
 	recs = append(recs[:10000:10000], userRecords(11, 20000)[10000:]...)
 	h := snapshot.Header{StoreID: testStoreID, Version: 3, Count: uint64(len(recs))}
-	levels := []snapshot.Level{snapshot.LevelDefault, snapshot.LevelBalanced, snapshot.LevelBetter}
-	if testing.Short() {
-		levels = levels[:1]
+	var files [][]byte
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, procs := range []int{1, 2, 1, 2} {
+		runtime.GOMAXPROCS(procs)
+		dir := t.TempDir()
+		p, _, err := snapshot.Write(dir, h, seqOf(recs), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, b)
 	}
-	for _, lvl := range levels {
-		t.Run(lvl.String(), func(t *testing.T) {
-			opts := &snapshot.Options{EncoderLevel: lvl}
-			var files [][]byte
-			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-			for _, procs := range []int{1, 2, 1, 2} {
-				runtime.GOMAXPROCS(procs)
-				dir := t.TempDir()
-				p, _, err := snapshot.Write(dir, h, seqOf(recs), opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, err := os.ReadFile(p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				files = append(files, b)
+	files = append(files, encode(t, h, recs, nil))
+	// A producer that reuses one buffer for every record.
+	dir := t.TempDir()
+	p, _, err := snapshot.Write(dir, h, func(yield func(snapshot.Record) bool) {
+		var buf []byte
+		for _, r := range recs {
+			buf = append(append(append(buf[:0], r.Key...), r.Index...), r.Value...)
+			k, i := len(r.Key), len(r.Key)+len(r.Index)
+			if !yield(snapshot.Record{Key: buf[:k], Index: buf[k:i], Value: buf[i:]}) {
+				return
 			}
-			files = append(files, encode(t, h, recs, opts))
-			// A producer that reuses one buffer for every record.
-			dir := t.TempDir()
-			p, _, err := snapshot.Write(dir, h, func(yield func(snapshot.Record) bool) {
-				var buf []byte
-				for _, r := range recs {
-					buf = append(append(append(buf[:0], r.Key...), r.Index...), r.Value...)
-					k, i := len(r.Key), len(r.Key)+len(r.Index)
-					if !yield(snapshot.Record{Key: buf[:k], Index: buf[k:i], Value: buf[i:]}) {
-						return
-					}
-				}
-			}, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			files = append(files, b)
-			for i := 1; i < len(files); i++ {
-				if !bytes.Equal(files[0], files[i]) {
-					t.Fatalf("output %d differs from output 0 (%d vs %d bytes)", i, len(files[i]), len(files[0]))
-				}
-			}
-		})
+		}
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, b)
+	for i := 1; i < len(files); i++ {
+		if !bytes.Equal(files[0], files[i]) {
+			t.Fatalf("output %d differs from output 0 (%d vs %d bytes)", i, len(files[i]), len(files[0]))
+		}
 	}
 }
 
@@ -249,17 +243,19 @@ type faultFS struct {
 	fired    atomic.Bool
 }
 
-func (f *faultFS) fail(op string) error {
+// fail returns the injected error if op is the one to fail, wrapped as
+// the os package wraps its errors: in an *fs.PathError naming path.
+func (f *faultFS) fail(op, path string) error {
 	if op == f.op {
 		f.fired.Store(true)
-		return f.injected
+		return &fs.PathError{Op: op, Path: path, Err: f.injected}
 	}
 	return nil
 }
 
 func (f *faultFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
 	if flag&os.O_CREATE != 0 {
-		if err := f.fail("create"); err != nil {
+		if err := f.fail("create", name); err != nil {
 			return nil, err
 		}
 	}
@@ -267,18 +263,18 @@ func (f *faultFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, e
 	if err != nil {
 		return nil, err
 	}
-	return &faultFile{File: file, fs: f}, nil
+	return &faultFile{File: file, fs: f, name: name}, nil
 }
 
 func (f *faultFS) Rename(oldpath, newpath string) error {
-	if err := f.fail("rename"); err != nil {
-		return err
+	if err := f.fail("rename", oldpath); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: errors.Unwrap(err)}
 	}
 	return f.FS.Rename(oldpath, newpath)
 }
 
 func (f *faultFS) SyncDir(dir string) error {
-	if err := f.fail("syncdir"); err != nil {
+	if err := f.fail("syncdir", dir); err != nil {
 		return err
 	}
 	return f.FS.SyncDir(dir)
@@ -287,6 +283,7 @@ func (f *faultFS) SyncDir(dir string) error {
 type faultFile struct {
 	vfs.File
 	fs      *faultFS
+	name    string
 	written int64
 	read    int64
 }
@@ -296,7 +293,7 @@ func (f *faultFile) Read(p []byte) (int, error) {
 		n := int(max(0, f.fs.afterN-f.read))
 		n, _ = f.File.Read(p[:n])
 		f.read += int64(n)
-		return n, f.fs.fail("read")
+		return n, f.fs.fail("read", f.name)
 	}
 	n, err := f.File.Read(p)
 	f.read += int64(n)
@@ -308,7 +305,7 @@ func (f *faultFile) Write(p []byte) (int, error) {
 		n := int(max(0, f.fs.afterN-f.written))
 		n, _ = f.File.Write(p[:n])
 		f.written += int64(n)
-		return n, f.fs.fail("write")
+		return n, f.fs.fail("write", f.name)
 	}
 	n, err := f.File.Write(p)
 	f.written += int64(n)
@@ -316,7 +313,7 @@ func (f *faultFile) Write(p []byte) (int, error) {
 }
 
 func (f *faultFile) Sync() error {
-	if err := f.fs.fail("sync"); err != nil {
+	if err := f.fs.fail("sync", f.name); err != nil {
 		return err
 	}
 	return f.File.Sync()
@@ -324,7 +321,7 @@ func (f *faultFile) Sync() error {
 
 func (f *faultFile) Close() error {
 	cerr := f.File.Close()
-	if err := f.fs.fail("close"); err != nil {
+	if err := f.fs.fail("close", f.name); err != nil {
 		return err
 	}
 	return cerr
@@ -350,6 +347,16 @@ func TestWrite_FileSystemErrors(t *testing.T) {
 			}
 			if !errors.Is(err, injected) {
 				t.Fatalf("err %v, want the injected error", err)
+			}
+			// One prefix, and the file named once although the injected
+			// error, like the os package's, names it already.
+			named := filepath.Join(dir, snapshot.FileName(12)+snapshot.TempSuffix)
+			if tc.op == "syncdir" {
+				named = dir
+			}
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "snapshot: ") || strings.Count(msg, "snapshot: ") != 1 || strings.Count(msg, named) != 1 {
+				t.Fatalf("error %q: want one \"snapshot: \" prefix and %s named once", msg, named)
 			}
 			if p != "" || size != 0 {
 				t.Fatalf("returned %q, %d with an error", p, size)

@@ -13,30 +13,30 @@ import (
 func TestPools(t *testing.T) {
 	var encs []*zstd.Encoder
 	for range poolSize + 3 {
-		e, err := getEncoder(io.Discard, LevelBalanced)
+		e, err := getEncoder(io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
 		encs = append(encs, e)
 	}
 	for _, e := range encs {
-		putEncoder(e, LevelBalanced)
+		putEncoder(e)
 	}
-	if n := len(encoderPool[LevelBalanced]); n != poolSize {
+	if n := len(encoderPool); n != poolSize {
 		t.Fatalf("%d idle encoders, want %d", n, poolSize)
 	}
-	e, err := getEncoder(io.Discard, LevelBalanced)
+	e, err := getEncoder(io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(encoderPool[LevelBalanced]); n != poolSize-1 {
+	if n := len(encoderPool); n != poolSize-1 {
 		t.Fatalf("encoder not taken from the pool: %d idle", n)
 	}
-	putEncoder(e, LevelBalanced)
+	putEncoder(e)
 
 	// A stream with an 8 MiB window.
 	var buf bytes.Buffer
-	ze, err := getEncoder(&buf, LevelBalanced)
+	ze, err := getEncoder(&buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestPools(t *testing.T) {
 	if err := ze.Close(); err != nil {
 		t.Fatal(err)
 	}
-	putEncoder(ze, LevelBalanced)
+	putEncoder(ze)
 
 	for range poolSize + 2 {
 		d, err := getDecoder(bytes.NewReader(buf.Bytes()), 64<<20)

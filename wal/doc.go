@@ -24,11 +24,20 @@
 // this process keeps the file's lock until it exits; later Opens of that
 // file in the same process return ErrLocked.
 //
+// # Errors
+//
+// Errors of this package start with "wal: " and name the file once. A
+// damaged file gives a *dberr.CorruptionError (errors.Is(err,
+// dberr.ErrCorrupt)) naming the file and the version or offset; a file
+// held by another writer gives an error wrapping dberr.ErrLocked. Those
+// two are the store's own error kinds, re-exported by the db package, and
+// start with "dualdb: ".
+//
 // # File layout
 //
 // Bucket "log": key = 8-byte big-endian version, value = one record.
 // Bucket "meta": small values the db package owns (format, store id,
-// options fixed at creation, the snapshot list).
+// options fixed at creation, the list of snapshot files).
 //
 // # Record format
 //

@@ -76,19 +76,6 @@ func AssembleRecord(dst []byte, version uint64, n int, body []byte) []byte {
 	return binary.BigEndian.AppendUint32(dst, crc)
 }
 
-// EncodedSize returns the exact size of the record AppendRecord makes.
-func EncodedSize(ops []Op) int {
-	n := 1 + uvarintLen(uint64(len(ops))) + crcSize
-	for _, op := range ops {
-		n += 1 + uvarintLen(uint64(len(op.Key))) + len(op.Key)
-		if op.Kind == OpPut {
-			n += uvarintLen(uint64(len(op.Index))) + len(op.Index)
-			n += uvarintLen(uint64(len(op.Value))) + len(op.Value)
-		}
-	}
-	return n
-}
-
 func appendBytes(dst, b []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(b)))
 	return append(dst, b...)

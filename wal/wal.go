@@ -19,10 +19,6 @@ var (
 	metaBucket = []byte("meta")
 )
 
-// ErrLocked is returned by Open when another Log (in this process or
-// another) holds the file.
-var ErrLocked = errors.New("dualdb: store is locked by another writer")
-
 // Options configure Open. The zero value is valid.
 type Options struct {
 	// NoSync skips fsync on Append: faster, and a crash may lose the newest
@@ -31,10 +27,8 @@ type Options struct {
 	// ReadOnly opens the file with a shared lock and refuses writes.
 	ReadOnly bool
 	// LockTimeout is how long Open waits for the file lock before it
-	// returns ErrLocked. 0 means 500ms.
+	// returns an error wrapping dberr.ErrLocked. 0 means 500ms.
 	LockTimeout time.Duration
-	// Mode is the permission of a new file. 0 means 0600.
-	Mode os.FileMode
 }
 
 // Entry is one record to append: its version and its encoded bytes (from
@@ -52,7 +46,10 @@ type Log struct {
 	path string
 }
 
-// Open opens or creates the log at path.
+// Open opens or creates the log at path; a new file gets mode 0600. When
+// another Log, in this process or another, holds the file, Open waits up
+// to Options.LockTimeout and then returns an error wrapping
+// dberr.ErrLocked. A damaged file gives a *dberr.CorruptionError.
 func Open(path string, opts *Options) (_ *Log, err error) {
 	// bbolt panics on some damaged pages while opening. Keep the file it
 	// opens so that a recovered panic can still close it: an open
@@ -72,20 +69,16 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 	if timeout == 0 {
 		timeout = 500 * time.Millisecond
 	}
-	mode := opts.Mode
-	if mode == 0 {
-		mode = 0o600
-	}
 	if opts.ReadOnly {
 		if _, err := os.Stat(path); err != nil {
-			return nil, err
+			return nil, dberr.WrapFile("wal", "open", path, err)
 		}
 	} else if _, err := os.Stat(path); err == nil {
 		if err := precheck(path, timeout); err != nil {
 			return nil, err
 		}
 	}
-	bdb, err = bolt.Open(path, mode, &bolt.Options{
+	bdb, err = bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:  timeout,
 		NoSync:   opts.NoSync,
 		ReadOnly: opts.ReadOnly,
@@ -102,13 +95,13 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 	})
 	db := bdb
 	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+		return nil, fmt.Errorf("%w: %s", dberr.ErrLocked, path)
 	}
 	if err != nil {
 		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
 			return nil, dberr.AtOffset(path, 0, "bbolt: %v", err)
 		}
-		return nil, fmt.Errorf("dualdb: open %s: %w", path, err)
+		return nil, dberr.WrapFile("wal", "open", path, err)
 	}
 	l := &Log{db: db, path: path}
 	if !opts.ReadOnly {
@@ -121,7 +114,7 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 		})
 		if err != nil {
 			_ = db.Close()
-			return nil, fmt.Errorf("dualdb: init %s: %w", path, err)
+			return nil, dberr.WrapFile("wal", "create the buckets of", path, err)
 		}
 	}
 	return l, nil
@@ -146,7 +139,7 @@ func (l *Log) guard(err *error) {
 func precheck(path string, timeout time.Duration) (err error) {
 	db, err := bolt.Open(path, 0, &bolt.Options{ReadOnly: true, Timeout: timeout})
 	if errors.Is(err, berrors.ErrTimeout) {
-		return fmt.Errorf("%w: %s", ErrLocked, path)
+		return fmt.Errorf("%w: %s", dberr.ErrLocked, path)
 	}
 	if err != nil {
 		return nil // the read-write Open below reports it
@@ -179,17 +172,17 @@ func closeAfterPanic(db *bolt.DB, file *os.File) {
 	}
 }
 
-// Path returns the file's path.
-func (l *Log) Path() string { return l.path }
-
 // Close closes the file.
-func (l *Log) Close() error { return l.db.Close() }
+func (l *Log) Close() error { return l.wrap("close", l.db.Close()) }
 
-// Size returns the file's size in bytes.
-func (l *Log) Size() int64 {
-	var n int64
-	_ = l.db.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
-	return n
+// wrap gives err, an error of bbolt while doing op on the file, the
+// package prefix and the file's path. A *dberr.CorruptionError, which
+// names the file already, is returned as it is.
+func (l *Log) wrap(op string, err error) error {
+	if err == nil || errors.Is(err, dberr.ErrCorrupt) {
+		return err
+	}
+	return dberr.WrapFile("wal", op, l.path, err)
 }
 
 func versionKey(v uint64) []byte {
@@ -233,7 +226,7 @@ func (l *Log) Bounds() (first, last uint64, n int, err error) {
 		n = b.Stats().KeyN
 		return nil
 	})
-	return first, last, n, err
+	return first, last, n, l.wrap("read", err)
 }
 
 // Append writes entries in one bbolt transaction. Their versions must be
@@ -245,11 +238,12 @@ func (l *Log) Append(after uint64, entries []Entry) (err error) {
 	want := after + 1
 	for _, e := range entries {
 		if e.Version != want {
-			return fmt.Errorf("dualdb: wal append: version %d where %d was expected", e.Version, want)
+			return fmt.Errorf("wal: append: version %d where %d was expected", e.Version, want)
 		}
 		want++
 	}
-	return l.db.Update(func(tx *bolt.Tx) error {
+	var seqErr error // the batch does not continue the log: the caller's mistake
+	err = l.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(logBucket)
 		if k, _ := b.Cursor().Last(); k != nil {
 			last, err := l.keyVersion(k)
@@ -257,7 +251,8 @@ func (l *Log) Append(after uint64, entries []Entry) (err error) {
 				return err
 			}
 			if last != after {
-				return fmt.Errorf("dualdb: wal append: log ends at version %d, batch continues %d", last, after)
+				seqErr = fmt.Errorf("wal: append: log ends at version %d, batch continues %d", last, after)
+				return seqErr
 			}
 		}
 		b.FillPercent = 1.0 // keys only ever grow: pack pages full
@@ -268,6 +263,10 @@ func (l *Log) Append(after uint64, entries []Entry) (err error) {
 		}
 		return nil
 	})
+	if seqErr != nil {
+		return seqErr
+	}
+	return l.wrap("append to", err)
 }
 
 // Replay calls fn for every record with a version >= from, in version
@@ -338,7 +337,7 @@ func (l *Log) Truncate(upTo uint64) (err error) {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("dualdb: wal truncate to %d: %w", upTo, err)
+			return l.wrap(fmt.Sprintf("truncate to version %d", upTo), err)
 		}
 		if done {
 			return nil
@@ -348,7 +347,7 @@ func (l *Log) Truncate(upTo uint64) (err error) {
 
 // Sync makes everything written so far durable (fdatasync), for logs
 // opened with NoSync before an action that relies on it.
-func (l *Log) Sync() error { return l.db.Sync() }
+func (l *Log) Sync() error { return l.wrap("sync", l.db.Sync()) }
 
 // GetMeta returns a copy of the meta value under key, or nil.
 func (l *Log) GetMeta(key string) (_ []byte, err error) {
@@ -364,13 +363,13 @@ func (l *Log) GetMeta(key string) (_ []byte, err error) {
 		}
 		return nil
 	})
-	return out, err
+	return out, l.wrap("read meta of", err)
 }
 
 // PutMeta stores the given meta values in one durable transaction.
 func (l *Log) PutMeta(kv map[string][]byte) (err error) {
 	defer l.guard(&err)
-	return l.db.Update(func(tx *bolt.Tx) error {
+	err = l.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(metaBucket)
 		for k, v := range kv {
 			if err := b.Put([]byte(k), v); err != nil {
@@ -379,4 +378,5 @@ func (l *Log) PutMeta(kv map[string][]byte) (err error) {
 		}
 		return nil
 	})
+	return l.wrap("write meta of", err)
 }

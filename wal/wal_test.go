@@ -553,7 +553,7 @@ func TestOpen_Locked(t *testing.T) {
 			_ = l2.Close()
 			t.Fatalf("second Open (%+v) while a writer holds the log succeeded", opts)
 		}
-		if !errors.Is(err, wal.ErrLocked) {
+		if !errors.Is(err, dberr.ErrLocked) {
 			t.Fatalf("second Open (%+v) = %v, want ErrLocked", opts, err)
 		}
 		t.Logf("ErrLocked after %v", elapsed)
@@ -562,7 +562,7 @@ func TestOpen_Locked(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	if _, err := wal.Open(path, &wal.Options{LockTimeout: 50 * time.Millisecond}); !errors.Is(err, wal.ErrLocked) {
+	if _, err := wal.Open(path, &wal.Options{LockTimeout: 50 * time.Millisecond}); !errors.Is(err, dberr.ErrLocked) {
 		t.Fatalf("Open with LockTimeout = %v, want ErrLocked", err)
 	} else if elapsed := time.Since(start); elapsed > 2*time.Second {
 		t.Fatalf("Open with a 50ms LockTimeout took %v", elapsed)
@@ -609,7 +609,7 @@ func TestOpen_ReadOnly(t *testing.T) {
 	checkBounds(t, r1, 1, 10, 10)
 
 	// A writer cannot open while readers hold the file.
-	if _, err := wal.Open(path, &wal.Options{LockTimeout: 100 * time.Millisecond}); !errors.Is(err, wal.ErrLocked) {
+	if _, err := wal.Open(path, &wal.Options{LockTimeout: 100 * time.Millisecond}); !errors.Is(err, dberr.ErrLocked) {
 		t.Errorf("writer Open beside readers = %v, want ErrLocked", err)
 	}
 	if err := r1.Close(); err != nil {
@@ -738,4 +738,61 @@ func TestLog_Concurrent(t *testing.T) {
 		t.Fatalf("Bounds = %d..%d, %v", first, last, err)
 	}
 	checkReplay(t, l, first, total)
+}
+
+// TestErrors_OnePrefixOnePath: every error names its package once ("wal: ",
+// or "dualdb: " for the store's own kinds) and the file at most once, even
+// when the file system's error already names it.
+func TestErrors_OnePrefixOnePath(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "wal.db")
+	held := openLog(t, path, nil)
+	closed, err := wal.Open(filepath.Join(dir, "closed.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "no-such-dir", "wal.db")
+	for _, tc := range []struct {
+		name, prefix, file string
+		err                func() error
+	}{
+		{"read-only-missing", "wal: ", missing, func() error {
+			_, err := wal.Open(missing, &wal.Options{ReadOnly: true})
+			return err
+		}},
+		{"create-in-missing-dir", "wal: ", missing, func() error {
+			_, err := wal.Open(missing, nil)
+			return err
+		}},
+		{"locked", "dualdb: ", path, func() error {
+			_, err := wal.Open(path, &wal.Options{LockTimeout: 10 * time.Millisecond})
+			return err
+		}},
+		{"append-out-of-sequence", "wal: ", "", func() error { return held.Append(7, entries(9, 9)) }},
+		{"append-after-close", "wal: ", closed.Path(), func() error { return closed.Append(0, entries(1, 1)) }},
+		{"meta-after-close", "wal: ", closed.Path(), func() error { return closed.PutMeta(map[string][]byte{"k": nil}) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.err()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			t.Log(msg)
+			if !strings.HasPrefix(msg, tc.prefix) {
+				t.Errorf("%q does not start with %q", msg, tc.prefix)
+			}
+			if n := strings.Count(msg, "wal: ") + strings.Count(msg, "dualdb: "); n != 1 {
+				t.Errorf("%q carries %d prefixes, want 1", msg, n)
+			}
+			if tc.file != "" {
+				if n := strings.Count(msg, tc.file); n != 1 {
+					t.Errorf("%q names %s %d times, want once", msg, tc.file, n)
+				}
+			}
+		})
+	}
 }

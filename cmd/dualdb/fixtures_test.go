@@ -150,46 +150,6 @@ func editWAL(t testing.TB, dir string, fn func(tx *bolt.Tx) error) {
 // versionKey is a WAL log key.
 func versionKey(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
-// readSnap returns the header and records of a snapshot file.
-func readSnap(t testing.TB, path string) (snapshot.Header, []snapshot.Record) {
-	t.Helper()
-	var recs []snapshot.Record
-	h, err := snapshot.Read(path, nil, func(r snapshot.Record) error {
-		recs = append(recs, r)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h, recs
-}
-
-// rewriteSnap replaces the snapshot file at path by one written with the
-// Encoder, which checks neither order nor count: h and recs as given,
-// and footerCount, if not nil, as the footer's count.
-func rewriteSnap(t testing.TB, path string, h snapshot.Header, recs []snapshot.Record, footerCount *uint64) {
-	t.Helper()
-	var buf bytes.Buffer
-	enc, err := snapshot.NewEncoder(&buf, h, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
-		if err := enc.Add(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if footerCount != nil {
-		enc.SetFooterCount(*footerCount)
-	}
-	if err := enc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // result is what one run of the CLI did.
 type result struct {
 	code           int

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/dualdb/dualdb/internal/gen"
+	"github.com/dualdb/dualdb/internal/snaptest"
 	"github.com/dualdb/dualdb/snapshot"
 	"github.com/dualdb/dualdb/wal"
 	bolt "go.etcd.io/bbolt"
@@ -36,39 +37,21 @@ type corruption struct {
 	check, where string
 }
 
-// flipByte flips the bits of the byte at off in path; off < 0 counts from
-// the end.
-func flipByte(t testing.TB, path string, off int64) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if off < 0 {
-		off += int64(len(b))
-	}
-	b[off] ^= 0xff
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// modifySnap rewrites the users fixture's snapshot after fn changed its
-// header and records; fn returns a footer count to write, or nil.
+// modifySnap rewrites the users fixture's snapshot file after fn changed
+// its header and records; fn returns a footer count to write, or nil.
 func modifySnap(t testing.TB, dir string, fn func(h *snapshot.Header, recs []snapshot.Record) ([]snapshot.Record, *uint64)) {
 	t.Helper()
-	path := snapPath(dir, 2)
-	h, recs := readSnap(t, path)
-	recs, fc := fn(&h, recs)
-	rewriteSnap(t, path, h, recs, fc)
+	snaptest.Rewrite(t, snapPath(dir, 2), func(f *snaptest.File) {
+		f.Records, f.FooterCount = fn(&f.Header, f.Records)
+	})
 }
 
 var corpus = []corruption{
 	{"snapshot-flipped-byte", func(t testing.TB, dir string) {
-		flipByte(t, snapPath(dir, 2), snapshot.HeaderSize+100)
+		snaptest.FlipByte(t, snapPath(dir, 2), snapshot.HeaderSize+100)
 	}, "snapshot", "snap/00000000000000000002.dsnap"},
 	{"snapshot-flipped-header-byte", func(t testing.TB, dir string) {
-		flipByte(t, snapPath(dir, 2), 30)
+		snaptest.FlipByte(t, snapPath(dir, 2), 30)
 	}, "snapshot", "snap/00000000000000000002.dsnap"},
 	{"snapshot-truncated", func(t testing.TB, dir string) {
 		path := snapPath(dir, 2)

@@ -2,11 +2,18 @@
 // packages, so that a corruption found deep in a file reader is the same
 // error value the public db package documents. The db package re-exports
 // them; users never import this package.
+//
+// These errors are the store's own kinds, so they carry the library's
+// prefix, "dualdb: ", once. Errors of one package (wal, snapshot) carry
+// that package's prefix instead; see WrapFile for the errors of the file
+// system.
 package dberr
 
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 )
 
 // ErrCorrupt is returned when a file of the store fails a check: a bad
@@ -73,3 +80,35 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 
 // ErrNotFound is returned when a key or index key is not in the store.
 var ErrNotFound = errors.New("dualdb: not found")
+
+// ErrLocked is returned when another open DB, writer or reader, in this
+// process or another, holds the lock of the store's WAL file (wal.db)
+// that the caller needs.
+var ErrLocked = errors.New("dualdb: store is locked by another open DB")
+
+// WrapFile adds context to err, an error of the operation op (a verb:
+// "open", "write", "rename") on the file path: "prefix: op path: err".
+// When err already names path, as the *fs.PathError and *os.LinkError of
+// the os package do, only the prefix is added ("prefix: err"), so that a
+// message never repeats a path. prefix is the package's, without colon
+// ("wal", "snapshot"). A nil err gives nil.
+func WrapFile(prefix, op, path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if namesPath(err, path) {
+		return fmt.Errorf("%s: %w", prefix, err)
+	}
+	return fmt.Errorf("%s: %s %s: %w", prefix, op, path, err)
+}
+
+// namesPath reports whether the message of err already holds path in a
+// *fs.PathError or *os.LinkError.
+func namesPath(err error, path string) bool {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return true
+	}
+	var le *os.LinkError
+	return errors.As(err, &le) && (le.Old == path || le.New == path)
+}
