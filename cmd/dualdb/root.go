@@ -18,10 +18,6 @@ const (
 // errFindings makes a command exit 1 after it has printed its findings.
 var errFindings = errors.New("findings")
 
-// commands lists constructors of the subcommands; each command file
-// appends its own in an init func, so commands live one per file.
-var commands []func() *cobra.Command
-
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "dualdb",
@@ -36,9 +32,20 @@ Exit codes:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	for _, c := range commands {
-		root.AddCommand(c())
-	}
+	// Every subcommand, one file each. A command is added here and nowhere
+	// else: reading this list tells what the binary can do.
+	root.AddCommand(
+		newDemoCmd(),
+		newInspectCmd(),
+		newVerifyCmd(),
+		newGetCmd(),
+		newScanCmd(),
+		newExportCmd(),
+		newImportCmd(),
+		newCheckpointCmd(),
+		newStressCmd(),
+		newTortureCmd(),
+	)
 	return root
 }
 

@@ -32,8 +32,6 @@ import (
 	"github.com/dualdb/dualdb/metrics"
 )
 
-func init() { commands = append(commands, newStressCmd) }
-
 // stressConfig holds the flags of `dualdb stress`.
 type stressConfig struct {
 	dir           string
