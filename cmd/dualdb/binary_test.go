@@ -107,7 +107,7 @@ func checkBinaryVersion(t *testing.T, bin string) {
 		}
 	}
 	got := string(out)
-	if v := recorded["version"]; v == "" || !strings.HasPrefix(got, "dualdb "+v+"\n") {
+	if v := recorded["version"]; v == "" || !strings.HasPrefix(got, "dualdb version "+v+"\n") {
 		t.Errorf("go version -m records module version %q; dualdb --version printed\n%s", v, got)
 	}
 	rev, stamped := recorded["vcs.revision"]

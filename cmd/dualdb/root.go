@@ -30,11 +30,10 @@ Exit codes:
   0  ok
   1  findings: a check found a defect (verify, stress, torture)
   2  usage or I/O error (bad flags, missing store, store locked by another process)`,
-		Version:       versionText(debug.ReadBuildInfo()),
+		Version:       buildVersion(debug.ReadBuildInfo()),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetVersionTemplate("{{.Version}}")
 	// Every subcommand, one file each. A command is added here and nowhere
 	// else: reading this list tells what the binary can do.
 	root.AddCommand(

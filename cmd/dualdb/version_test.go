@@ -24,22 +24,20 @@ func TestVersionText(t *testing.T) {
 		ok   bool
 		want string
 	}{
-		{"stamped", stamped, true, `dualdb v0.3.0
+		{"stamped", stamped, true, `v0.3.0
 module        github.com/dualdb/dualdb
 vcs.revision  ef00841abcdef0123456789abcdef0123456789a
 vcs.time      2026-11-30T15:00:00Z
 vcs.modified  true
-go            go1.26.0
-`},
-		{"no vcs", &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Path: "github.com/dualdb/dualdb", Version: "(devel)"}}, true, `dualdb (devel)
+go            go1.26.0`},
+		{"no vcs", &debug.BuildInfo{GoVersion: "go1.26.0", Main: debug.Module{Path: "github.com/dualdb/dualdb", Version: "(devel)"}}, true, `(devel)
 module        github.com/dualdb/dualdb
 vcs.revision  unknown (built without VCS information)
-go            go1.26.0
-`},
-		{"no build info", nil, false, "dualdb (version unknown: the binary carries no build information)\n"},
+go            go1.26.0`},
+		{"no build info", nil, false, "unknown: the binary carries no build information"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if got := versionText(c.bi, c.ok); got != c.want {
+			if got := buildVersion(c.bi, c.ok); got != c.want {
 				t.Errorf("got:\n%s\nwant:\n%s", got, c.want)
 			}
 		})
@@ -57,10 +55,10 @@ func TestVersion_CLI(t *testing.T) {
 	if flag.stdout != cmd.stdout {
 		t.Errorf("--version printed\n%s\nversion printed\n%s", flag.stdout, cmd.stdout)
 	}
-	if want := versionText(debug.ReadBuildInfo()); flag.stdout != want {
+	if want := "dualdb version " + buildVersion(debug.ReadBuildInfo()) + "\n"; flag.stdout != want {
 		t.Errorf("--version printed\n%s\nwant\n%s", flag.stdout, want)
 	}
-	if !strings.HasPrefix(flag.stdout, "dualdb ") || !strings.Contains(flag.stdout, "\nvcs.revision ") {
+	if !strings.HasPrefix(flag.stdout, "dualdb version ") || !strings.Contains(flag.stdout, "\nvcs.revision ") {
 		t.Errorf("--version printed\n%s", flag.stdout)
 	}
 	if r := runCLI(t, "", "version", "extra"); r.code != exitError {
