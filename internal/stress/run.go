@@ -63,7 +63,8 @@ type Run struct {
 	v         violations
 	tallies   []*tally // one per worker, then the checker's
 	conflicts atomic.Uint64
-	stop      atomic.Bool
+	stop      atomic.Bool    // set by Stop, or when the store failed
+	failed    atomic.Bool    // the store failed or was closed
 	wg        sync.WaitGroup // workers and checker
 	start     time.Time      // when the workers started
 	errMu     sync.Mutex     // guards firstErr
@@ -105,9 +106,10 @@ func (r *Run) Stop() Results {
 	return r.results(time.Since(r.start))
 }
 
-// Failed reports whether the store failed (or was closed) under the run:
-// nothing more can be learned from going on.
-func (r *Run) Failed() bool { return r.stop.Load() }
+// Failed reports whether the store failed (or was closed) under the run,
+// which then stopped its workers: nothing more can be learned from going
+// on. Stop must still be called.
+func (r *Run) Failed() bool { return r.failed.Load() }
 
 // Err returns the first error an operation returned, nil if none did.
 // Conflicts (db.ErrConflict) are expected and not errors.
@@ -141,6 +143,7 @@ func (r *Run) fail(err error) {
 	}
 	r.errMu.Unlock()
 	if errors.Is(err, db.ErrFailed) || errors.Is(err, db.ErrClosed) {
+		r.failed.Store(true)
 		r.stop.Store(true) // the store cannot go on
 	}
 }

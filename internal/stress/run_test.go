@@ -1,6 +1,8 @@
 package stress_test
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,6 +53,9 @@ func TestRun_DualDB(t *testing.T) {
 	res := runUntil(t, r, s, func(p stress.Progress) bool { return p.Ops >= 3000 })
 	if res.Violations != 0 || res.Errors != 0 {
 		t.Fatalf("violations %d, errors %d (%s): %v", res.Violations, res.Errors, res.FirstError, res.Examples)
+	}
+	if r.Failed() || r.Err() != nil {
+		t.Errorf("a healthy run that was stopped reports Failed() %v, Err() %v", r.Failed(), r.Err())
 	}
 	if len(res.Ops) != int(stress.NumOps) || res.Records != keys || res.Workers != 4 || res.Seed != 7 {
 		t.Fatalf("results %+v", res)
@@ -145,5 +150,31 @@ func TestNew_BadConfig(t *testing.T) {
 		if _, err := stress.New(cfg); err == nil {
 			t.Errorf("New(%+v) accepted a bad config", cfg)
 		}
+	}
+}
+
+// failingStore loads, then fails every Put as a store that failed closed.
+type failingStore struct{ stress.Store }
+
+func (failingStore) Put(key, index, value []byte) error {
+	return fmt.Errorf("put %q: %w", key, db.ErrFailed)
+}
+
+// A store that failed closed stops the run by itself; the error is kept
+// and counted, and nothing is reported as a violation.
+func TestRun_StoreFails(t *testing.T) {
+	r, err := stress.New(stress.Config{Workers: 2, Keys: 50, CheckEvery: time.Millisecond, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := runUntil(t, r, failingStore{stress.NewNaiveStore()}, func(stress.Progress) bool { return false })
+	if !r.Failed() {
+		t.Fatal("the run did not stop on a failed store")
+	}
+	if !errors.Is(r.Err(), db.ErrFailed) || res.Errors == 0 || !strings.Contains(res.FirstError, "put") {
+		t.Errorf("Err() = %v, results: %d errors, first %q; want db.ErrFailed from a put", r.Err(), res.Errors, res.FirstError)
+	}
+	if res.Violations != 0 {
+		t.Errorf("%d violations on a store that only failed: %q", res.Violations, res.Examples)
 	}
 }
