@@ -15,6 +15,7 @@ import (
 
 	"github.com/dualdb/dualdb/db"
 	"github.com/dualdb/dualdb/internal/crashtest"
+	"github.com/dualdb/dualdb/internal/crashtest/faultfs"
 )
 
 // TestLinear_ConflictSeesUndurableCommit is the regression test of bug 1
@@ -103,8 +104,8 @@ func TestOpen_DamagedWALDoesNotPanic(t *testing.T) {
 func TestFault_DirectoryFsyncs(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "store")
-	ffs := crashtest.NewFaultFS(nil)
-	ffs.Arm(crashtest.OpSyncDir, 1<<30, false) // count, never fail
+	ffs := faultfs.New(nil)
+	ffs.Arm(faultfs.OpSyncDir, 1<<30, false) // count, never fail
 	d, err := db.Open(dir, &db.Options{FS: ffs, CheckpointEvery: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +115,7 @@ func TestFault_DirectoryFsyncs(t *testing.T) {
 	if err := d.Put([]byte("k"), []byte("x"), []byte("v")); err != nil {
 		t.Fatal(err)
 	}
-	ffs.Arm(crashtest.OpSyncDir, 1<<30, false)
+	ffs.Arm(faultfs.OpSyncDir, 1<<30, false)
 	if _, err := d.Checkpoint(); err != nil {
 		t.Fatal(err)
 	}
@@ -145,8 +146,8 @@ func TestFault_DirectoryFsyncs(t *testing.T) {
 // backup of a healthy store. (Bug 4.)
 func TestFault_OpenIOErrorIsNotCorruption(t *testing.T) {
 	tmpl, _ := faultTemplate(t)
-	ffs := crashtest.NewFaultFS(nil)
-	ffs.Arm(crashtest.OpRead, 1, true)
+	ffs := faultfs.New(nil)
+	ffs.Arm(faultfs.OpRead, 1, true)
 	_, err := db.Open(tmpl, &db.Options{FS: ffs, CheckpointEvery: -1})
 	if err == nil {
 		t.Fatalf("Open succeeded with every read failing")

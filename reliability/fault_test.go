@@ -15,6 +15,7 @@ import (
 
 	"github.com/dualdb/dualdb/db"
 	"github.com/dualdb/dualdb/internal/crashtest"
+	"github.com/dualdb/dualdb/internal/crashtest/faultfs"
 	"github.com/dualdb/dualdb/snapshot"
 )
 
@@ -224,9 +225,9 @@ func checkReopen(t testing.TB, dir string, m records, what string) {
 	}
 }
 
-var checkpointFaults = []crashtest.Op{
-	crashtest.OpWrite, crashtest.OpShortWrite, crashtest.OpENOSPC, crashtest.OpSync,
-	crashtest.OpRename, crashtest.OpSyncDir, crashtest.OpOpen, crashtest.OpMkdir, crashtest.OpRemove,
+var checkpointFaults = []faultfs.Op{
+	faultfs.OpWrite, faultfs.OpShortWrite, faultfs.OpENOSPC, faultfs.OpSync,
+	faultfs.OpRename, faultfs.OpSyncDir, faultfs.OpOpen, faultfs.OpMkdir, faultfs.OpRemove,
 }
 
 // TestFault_Checkpoint is issue 5 part 3 for Checkpoint: for every kind of
@@ -265,12 +266,12 @@ func logFaults(t *testing.T) func() {
 	}
 }
 
-func checkpointFaultCase(t *testing.T, tmpl string, base records, op crashtest.Op, n int, forever bool) (done bool) {
+func checkpointFaultCase(t *testing.T, tmpl string, base records, op faultfs.Op, n int, forever bool) (done bool) {
 	what := fmt.Sprintf("checkpoint, %s fault at op %d (forever=%v)", op, n, forever)
 	dir := filepath.Join(t.TempDir(), "store")
 	copyDir(t, tmpl, dir)
 	m := base.clone()
-	ffs := crashtest.NewFaultFS(nil)
+	ffs := faultfs.New(nil)
 	d, err := db.Open(dir, &db.Options{FS: ffs, CheckpointEvery: -1})
 	if err != nil {
 		t.Fatalf("%s: open: %v", what, err)
@@ -293,7 +294,7 @@ func checkpointFaultCase(t *testing.T, tmpl string, base records, op crashtest.O
 		return true
 	}
 	switch {
-	case err == nil && op == crashtest.OpRemove:
+	case err == nil && op == faultfs.OpRemove:
 		// By design: an old snapshot that cannot be removed is logged and
 		// removed by the next Open (checked by checkReopen).
 	case err == nil:
@@ -314,7 +315,7 @@ func checkpointFaultCase(t *testing.T, tmpl string, base records, op crashtest.O
 	m.put(t, d, "e/k2", "e/x2", "after the fault")
 	m.update(t, d, "f", 0, 10)
 	if forever {
-		if _, err := d.Checkpoint(); err == nil && op != crashtest.OpRemove && ffs.Fired() > fired {
+		if _, err := d.Checkpoint(); err == nil && op != faultfs.OpRemove && ffs.Fired() > fired {
 			t.Errorf("%s: a second checkpoint swallowed a fault", what)
 		}
 	}
@@ -332,10 +333,10 @@ func checkpointFaultCase(t *testing.T, tmpl string, base records, op crashtest.O
 
 // openFaults are every kind of fault; Open writes nothing through the
 // file system but removes leftovers, so the write kinds complete at N=1.
-var openFaults = []crashtest.Op{
-	crashtest.OpWrite, crashtest.OpShortWrite, crashtest.OpENOSPC, crashtest.OpSync, crashtest.OpRename,
-	crashtest.OpMkdir, crashtest.OpReadDir, crashtest.OpRemove, crashtest.OpSyncDir,
-	crashtest.OpOpen, crashtest.OpRead, crashtest.OpStat,
+var openFaults = []faultfs.Op{
+	faultfs.OpWrite, faultfs.OpShortWrite, faultfs.OpENOSPC, faultfs.OpSync, faultfs.OpRename,
+	faultfs.OpMkdir, faultfs.OpReadDir, faultfs.OpRemove, faultfs.OpSyncDir,
+	faultfs.OpOpen, faultfs.OpRead, faultfs.OpStat,
 }
 
 // TestFault_Open is issue 5 part 3 for Open: a store left with a stale
@@ -389,11 +390,11 @@ func TestFault_Open(t *testing.T) {
 	}
 }
 
-func openFaultCase(t *testing.T, tmpl string, m records, op crashtest.Op, n int, forever bool) (done, misclassified bool) {
+func openFaultCase(t *testing.T, tmpl string, m records, op faultfs.Op, n int, forever bool) (done, misclassified bool) {
 	what := fmt.Sprintf("open, %s fault at op %d (forever=%v)", op, n, forever)
 	dir := filepath.Join(t.TempDir(), "store")
 	copyDir(t, tmpl, dir)
-	ffs := crashtest.NewFaultFS(nil)
+	ffs := faultfs.New(nil)
 	ffs.Arm(op, n, forever)
 	d, err := crashtest.OpenNoPanic(dir, &db.Options{FS: ffs, CheckpointEvery: -1})
 	fired := ffs.Fired()
@@ -448,10 +449,10 @@ func (o *ckptObserver) Checkpoint(ev db.CheckpointEvent) {
 // finds every acknowledged commit and no temporary file.
 func TestFault_AutomaticCheckpoint(t *testing.T) {
 	defer logFaults(t)()
-	for _, op := range []crashtest.Op{crashtest.OpENOSPC, crashtest.OpSync, crashtest.OpRename, crashtest.OpSyncDir} {
+	for _, op := range []faultfs.Op{faultfs.OpENOSPC, faultfs.OpSync, faultfs.OpRename, faultfs.OpSyncDir} {
 		t.Run(op.String(), func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "store")
-			ffs := crashtest.NewFaultFS(nil)
+			ffs := faultfs.New(nil)
 			obs := &ckptObserver{}
 			d, err := db.Open(dir, &db.Options{FS: ffs, CheckpointEvery: 5, Observer: obs})
 			if err != nil {

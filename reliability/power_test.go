@@ -10,17 +10,18 @@ import (
 
 	"github.com/dualdb/dualdb/db"
 	"github.com/dualdb/dualdb/internal/crashtest"
+	"github.com/dualdb/dualdb/internal/crashtest/xfsrig"
 )
 
 // newXFS mounts a fresh XFS file system in a loop device for the test and
 // unmounts it at cleanup; it skips the test, saying why, where the rig
 // cannot run (not root, no xfsprogs, no loop devices).
-func newXFS(t *testing.T) *crashtest.XFS {
+func newXFS(t *testing.T) *xfsrig.Rig {
 	t.Helper()
-	if err := crashtest.XFSUnavailable(); err != nil {
+	if err := xfsrig.Unavailable(); err != nil {
 		t.Skipf("skipping the power-loss rig: %v", err)
 	}
-	x, err := crashtest.NewXFS(t.TempDir(), 320<<20)
+	x, err := xfsrig.New(t.TempDir(), 320<<20)
 	if err != nil {
 		t.Skipf("skipping the power-loss rig: cannot set up XFS in a loop device: %v", err)
 	}
@@ -34,7 +35,7 @@ func newXFS(t *testing.T) *crashtest.XFS {
 
 // powerHarness returns a harness whose cut is an XFS shutdown without log
 // flush (a power failure) followed by a remount.
-func powerHarness(t *testing.T, x *crashtest.XFS, seed uint64) *crashtest.Harness {
+func powerHarness(t *testing.T, x *xfsrig.Rig, seed uint64) *crashtest.Harness {
 	return &crashtest.Harness{
 		Base:    x.Mount,
 		Command: childCommand,

@@ -11,8 +11,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { commands = append(commands, newCheckpointCmd) }
-
 func newCheckpointCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "checkpoint DIR",

@@ -20,8 +20,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { commands = append(commands, newDemoCmd) }
-
 // demoSeed makes the demo's users the same on every run.
 const demoSeed = 2026
 

@@ -13,8 +13,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { commands = append(commands, newExportCmd) }
-
 func newExportCmd() *cobra.Command {
 	var out string
 	c := &cobra.Command{

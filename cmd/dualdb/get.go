@@ -10,8 +10,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { commands = append(commands, newGetCmd) }
-
 func newGetCmd() *cobra.Command {
 	var (
 		index    string

@@ -20,8 +20,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { commands = append(commands, newImportCmd) }
-
 // maxLineSize caps one line of an import file: the largest record the
 // default limits allow, base64-encoded, with room to spare.
 const maxLineSize = 4*(2*db.DefaultMaxKeySize+db.DefaultMaxValueSize)/3 + 4096

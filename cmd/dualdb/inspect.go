@@ -12,8 +12,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { commands = append(commands, newInspectCmd) }
-
 func newInspectCmd() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{

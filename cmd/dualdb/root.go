@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -18,10 +19,6 @@ const (
 // errFindings makes a command exit 1 after it has printed its findings.
 var errFindings = errors.New("findings")
 
-// commands lists constructors of the subcommands; each command file
-// appends its own in an init func, so commands live one per file.
-var commands []func() *cobra.Command
-
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "dualdb",
@@ -33,12 +30,25 @@ Exit codes:
   0  ok
   1  findings: a check found a defect (verify, stress, torture)
   2  usage or I/O error (bad flags, missing store, store locked by another process)`,
+		Version:       buildVersion(debug.ReadBuildInfo()),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	for _, c := range commands {
-		root.AddCommand(c())
-	}
+	// Every subcommand, one file each. A command is added here and nowhere
+	// else: reading this list tells what the binary can do.
+	root.AddCommand(
+		newDemoCmd(),
+		newInspectCmd(),
+		newVerifyCmd(),
+		newGetCmd(),
+		newScanCmd(),
+		newExportCmd(),
+		newImportCmd(),
+		newCheckpointCmd(),
+		newStressCmd(),
+		newTortureCmd(),
+		newVersionCmd(),
+	)
 	return root
 }
 

@@ -12,8 +12,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { commands = append(commands, newScanCmd) }
-
 type scanOptions struct {
 	by       string
 	from, to string

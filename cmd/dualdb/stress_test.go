@@ -21,14 +21,15 @@ import (
 	"time"
 
 	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/internal/stress"
 )
 
 // stressJSON runs stress with --json and returns the exit code and the
 // decoded results.
-func stressJSON(t *testing.T, args ...string) (int, stressResults, result) {
+func stressJSON(t *testing.T, args ...string) (int, stress.Results, result) {
 	t.Helper()
 	r := runCLI(t, "", append([]string{"stress", "--json"}, args...)...)
-	var res stressResults
+	var res stress.Results
 	if r.stdout != "" {
 		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 			t.Fatalf("stress --json printed something else (%v):\n%s\nstderr:\n%s", err, r.stdout, r.stderr)
@@ -50,8 +51,8 @@ func TestStress_Healthy(t *testing.T) {
 	if res.Violations != 0 || res.Errors != 0 {
 		t.Fatalf("violations %d, errors %d (%s): %v", res.Violations, res.Errors, res.FirstError, res.Examples)
 	}
-	if len(res.Ops) != int(numOps) {
-		t.Fatalf("%d op kinds in the results, want %d", len(res.Ops), numOps)
+	if len(res.Ops) != int(stress.NumOps) {
+		t.Fatalf("%d op kinds in the results, want %d", len(res.Ops), stress.NumOps)
 	}
 	for _, o := range res.Ops {
 		if o.Count == 0 {
@@ -163,34 +164,6 @@ func TestStressConfig_ListenAddrs(t *testing.T) {
 		if (err == nil) != c.ok || got != c.want {
 			t.Errorf("listenAddrs(%q, any=%v) = %q, %v; want %q, ok=%v", c.in, c.any, got, err, c.want, c.ok)
 		}
-	}
-}
-
-func TestLatencies(t *testing.T) {
-	var l latencies
-	for i := 1; i <= 100000; i++ {
-		l.add(time.Duration(i) * time.Microsecond)
-	}
-	for _, c := range []struct {
-		q    float64
-		want time.Duration
-	}{{0.5, 50 * time.Millisecond}, {0.99, 99 * time.Millisecond}, {0.999, 99900 * time.Microsecond}, {1, 100 * time.Millisecond}} {
-		got := l.quantile(c.q)
-		if diff := float64(got-c.want) / float64(c.want); diff < -0.035 || diff > 0.035 {
-			t.Errorf("quantile(%v) = %v, want %v within 3.5%%", c.q, got, c.want)
-		}
-	}
-	// Every bucket's range starts where the previous one ends.
-	for i := 1; i < latBuckets; i++ {
-		lo, _ := latRange(i)
-		plo, pw := latRange(i - 1)
-		if lo != plo+pw || latBucket(lo) != i || latBucket(lo-1) != i-1 {
-			t.Fatalf("bucket %d starts at %d; bucket %d is [%d, %d)", i, lo, i-1, plo, plo+pw)
-		}
-	}
-	var empty latencies
-	if empty.quantile(0.99) != 0 {
-		t.Error("quantile of no samples is not 0")
 	}
 }
 
@@ -308,7 +281,7 @@ func TestStress_MetricsAndPprof(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	if g := httpGet(t, pprofURL+"goroutine?debug=1"); !strings.Contains(g, "stressRun") {
+	if g := httpGet(t, pprofURL+"goroutine?debug=1"); !strings.Contains(g, "stress.(*Run).worker") {
 		t.Errorf("goroutine profile shows no stress worker:\n%.2000s", g)
 	}
 	httpGet(t, pprofURL+"mutex?debug=1")

@@ -15,8 +15,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { commands = append(commands, newTortureCmd) }
-
 type tortureFlags struct {
 	cycles   int
 	writers  int

@@ -10,8 +10,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { commands = append(commands, newVerifyCmd) }
-
 type verifyFlags struct {
 	snapshot    string
 	asJSON      bool

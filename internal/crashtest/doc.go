@@ -31,7 +31,10 @@
 //   - every operation's reported result (ok, conflict, not found) is the one
 //     the model predicts.
 //
-// The power-loss rig (xfs.go) runs the same cycle on an XFS file system in
-// a loop device that is shut down without flushing its log, which drops
-// every write that was not fsynced, as a power cut does.
+// The power-loss rig (package xfsrig) runs the same cycle on an XFS file
+// system in a loop device that is shut down without flushing its log, which
+// drops every write that was not fsynced, as a power cut does. The rig and
+// the fault-injecting file system (package faultfs) are separate packages
+// that only tests import, so that neither is linked into the dualdb binary,
+// which needs only the harness for `dualdb torture`.
 package crashtest

@@ -1,4 +1,9 @@
-package crashtest
+// Package faultfs is a fault-injecting vfs.FS for tests: it fails the Nth
+// operation of one kind (write, fsync, rename, ...) with EIO or ENOSPC, once
+// or from then on, and records a trace of what ran.
+//
+// Only tests import it: it is kept out of the dualdb binary.
+package faultfs
 
 import (
 	"fmt"
@@ -9,7 +14,7 @@ import (
 	"github.com/dualdb/dualdb/vfs"
 )
 
-// Op is a kind of file-system operation a FaultFS can fail.
+// Op is a kind of file-system operation an FS can fail.
 type Op int
 
 const (
@@ -41,10 +46,10 @@ func (o Op) class() Op {
 	return o
 }
 
-// FaultFS wraps a vfs.FS and fails the Nth operation of one kind (counted
+// FS wraps a vfs.FS and fails the Nth operation of one kind (counted
 // from Arm), once or for every later operation of that kind too. It is
 // safe for concurrent use.
-type FaultFS struct {
+type FS struct {
 	Base vfs.FS
 
 	mu      sync.Mutex
@@ -57,17 +62,17 @@ type FaultFS struct {
 	trace   []string
 }
 
-// NewFaultFS returns a FaultFS over base (nil: vfs.OS), disarmed.
-func NewFaultFS(base vfs.FS) *FaultFS {
+// New returns an FS over base (nil: vfs.OS), disarmed.
+func New(base vfs.FS) *FS {
 	if base == nil {
 		base = vfs.OS
 	}
-	return &FaultFS{Base: base}
+	return &FS{Base: base}
 }
 
 // Arm resets the counters and fails the n-th operation of kind op (and,
 // if forever, every later one) from now on.
-func (f *FaultFS) Arm(op Op, n int, forever bool) {
+func (f *FS) Arm(op Op, n int, forever bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.armed, f.op, f.at, f.forever = true, op, n, forever
@@ -77,28 +82,28 @@ func (f *FaultFS) Arm(op Op, n int, forever bool) {
 }
 
 // Disarm stops injecting faults; counters and trace stay readable.
-func (f *FaultFS) Disarm() {
+func (f *FS) Disarm() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.armed = false
 }
 
 // Fired returns how many faults were injected since Arm.
-func (f *FaultFS) Fired() int {
+func (f *FS) Fired() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.fired
 }
 
 // Count returns how many operations of op's class ran since Arm.
-func (f *FaultFS) Count(op Op) int {
+func (f *FS) Count(op Op) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.counts[op.class()]
 }
 
 // Trace returns the operations seen since Arm, in order.
-func (f *FaultFS) Trace() []string {
+func (f *FS) Trace() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.trace...)
@@ -106,7 +111,7 @@ func (f *FaultFS) Trace() []string {
 
 // hit counts one operation of class c on name and reports whether it
 // must fail.
-func (f *FaultFS) hit(c Op, name string) bool {
+func (f *FS) hit(c Op, name string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.counts[c]++
@@ -121,7 +126,7 @@ func (f *FaultFS) hit(c Op, name string) bool {
 	return fail
 }
 
-func (f *FaultFS) writeFault() Op {
+func (f *FS) writeFault() Op {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.op
@@ -132,7 +137,7 @@ func eio(op, name string) error {
 }
 
 // OpenFile implements vfs.FS.
-func (f *FaultFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
+func (f *FS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, error) {
 	if f.hit(OpOpen, name) {
 		return nil, eio("open", name)
 	}
@@ -144,7 +149,7 @@ func (f *FaultFS) OpenFile(name string, flag int, perm fs.FileMode) (vfs.File, e
 }
 
 // Rename implements vfs.FS.
-func (f *FaultFS) Rename(oldpath, newpath string) error {
+func (f *FS) Rename(oldpath, newpath string) error {
 	if f.hit(OpRename, oldpath) {
 		return &fs.PathError{Op: "rename", Path: oldpath, Err: syscall.EIO}
 	}
@@ -152,7 +157,7 @@ func (f *FaultFS) Rename(oldpath, newpath string) error {
 }
 
 // Remove implements vfs.FS.
-func (f *FaultFS) Remove(name string) error {
+func (f *FS) Remove(name string) error {
 	if f.hit(OpRemove, name) {
 		return eio("remove", name)
 	}
@@ -160,7 +165,7 @@ func (f *FaultFS) Remove(name string) error {
 }
 
 // MkdirAll implements vfs.FS.
-func (f *FaultFS) MkdirAll(path string, perm fs.FileMode) error {
+func (f *FS) MkdirAll(path string, perm fs.FileMode) error {
 	if f.hit(OpMkdir, path) {
 		return eio("mkdir", path)
 	}
@@ -168,7 +173,7 @@ func (f *FaultFS) MkdirAll(path string, perm fs.FileMode) error {
 }
 
 // ReadDir implements vfs.FS.
-func (f *FaultFS) ReadDir(dir string) ([]fs.DirEntry, error) {
+func (f *FS) ReadDir(dir string) ([]fs.DirEntry, error) {
 	if f.hit(OpReadDir, dir) {
 		return nil, eio("readdir", dir)
 	}
@@ -176,7 +181,7 @@ func (f *FaultFS) ReadDir(dir string) ([]fs.DirEntry, error) {
 }
 
 // Stat implements vfs.FS.
-func (f *FaultFS) Stat(name string) (fs.FileInfo, error) {
+func (f *FS) Stat(name string) (fs.FileInfo, error) {
 	if f.hit(OpStat, name) {
 		return nil, eio("stat", name)
 	}
@@ -184,7 +189,7 @@ func (f *FaultFS) Stat(name string) (fs.FileInfo, error) {
 }
 
 // SyncDir implements vfs.FS.
-func (f *FaultFS) SyncDir(dir string) error {
+func (f *FS) SyncDir(dir string) error {
 	if f.hit(OpSyncDir, dir) {
 		return eio("fsync", dir)
 	}
@@ -193,7 +198,7 @@ func (f *FaultFS) SyncDir(dir string) error {
 
 type faultFile struct {
 	vfs.File
-	fs   *FaultFS
+	fs   *FS
 	name string
 }
 

@@ -1,4 +1,10 @@
-package crashtest
+// Package xfsrig is a power-loss rig for tests: an XFS file system in a
+// loop device that can be shut down without flushing its log, which drops
+// every write that was not fsynced, as a power cut does. It needs root and
+// xfsprogs; Unavailable says why it cannot run.
+//
+// Only tests import it: it is kept out of the dualdb binary.
+package xfsrig
 
 import (
 	"errors"
@@ -11,20 +17,20 @@ import (
 	"time"
 )
 
-// XFS is a power-loss rig: an XFS file system in a loop device, mounted on
+// Rig is a power-loss rig: an XFS file system in a loop device, mounted on
 // a directory. Shutdown cuts it the way a power failure does (the log is
 // not flushed: every write that was not fsynced is dropped), Remount
 // brings it back as a restarted machine would see it.
-type XFS struct {
+type Rig struct {
 	Image   string // the backing file
 	Mount   string // the mount point
 	mounted bool
 }
 
-// XFSUnavailable returns why the rig cannot run here, or nil: it needs
+// Unavailable returns why the rig cannot run here, or nil: it needs
 // root, the xfsprogs tools (mkfs.xfs, xfs_io), mount/umount/losetup and
 // XFS support in the kernel.
-func XFSUnavailable() error {
+func Unavailable() error {
 	if os.Geteuid() != 0 {
 		return errors.New("the power-loss rig needs root (mount -o loop, xfs_io -x shutdown)")
 	}
@@ -39,13 +45,13 @@ func XFSUnavailable() error {
 	return nil
 }
 
-// NewXFS creates a sparse image of size bytes in dir, makes an XFS file
+// New creates a sparse image of size bytes in dir, makes an XFS file
 // system on it and mounts it on dir/mnt. Close undoes all of it.
-func NewXFS(dir string, size int64) (*XFS, error) {
-	if err := XFSUnavailable(); err != nil {
+func New(dir string, size int64) (*Rig, error) {
+	if err := Unavailable(); err != nil {
 		return nil, err
 	}
-	x := &XFS{Image: filepath.Join(dir, "xfs.img"), Mount: filepath.Join(dir, "mnt")}
+	x := &Rig{Image: filepath.Join(dir, "xfs.img"), Mount: filepath.Join(dir, "mnt")}
 	f, err := os.OpenFile(x.Image, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
@@ -77,7 +83,7 @@ func run(name string, args ...string) error {
 	return nil
 }
 
-func (x *XFS) mount() error {
+func (x *Rig) mount() error {
 	if err := run("mount", "-t", "xfs", "-o", "loop", x.Image, x.Mount); err != nil {
 		return err
 	}
@@ -87,7 +93,7 @@ func (x *XFS) mount() error {
 
 // umount unmounts, retrying while the mount point is busy (a killed child
 // may still be exiting).
-func (x *XFS) umount() error {
+func (x *Rig) umount() error {
 	if !x.mounted {
 		return nil
 	}
@@ -105,13 +111,13 @@ func (x *XFS) umount() error {
 // Shutdown cuts the file system as a power failure would: it is shut
 // down without flushing its log, so whatever was not fsynced is gone, and
 // every later access fails with EIO.
-func (x *XFS) Shutdown() error {
+func (x *Rig) Shutdown() error {
 	return run("xfs_io", "-x", "-c", "shutdown", x.Mount)
 }
 
 // Remount unmounts the (shut down) file system and mounts it again, which
 // replays its log as the first mount after a power failure does.
-func (x *XFS) Remount() error {
+func (x *Rig) Remount() error {
 	if err := x.umount(); err != nil {
 		return err
 	}
@@ -119,7 +125,7 @@ func (x *XFS) Remount() error {
 }
 
 // Free returns the free bytes of the file system.
-func (x *XFS) Free() (int64, error) {
+func (x *Rig) Free() (int64, error) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(x.Mount, &st); err != nil {
 		return 0, err
@@ -129,7 +135,7 @@ func (x *XFS) Free() (int64, error) {
 
 // Fill allocates a file that leaves about leave bytes free, and returns
 // its path.
-func (x *XFS) Fill(leave int64) (string, error) {
+func (x *Rig) Fill(leave int64) (string, error) {
 	free, err := x.Free()
 	if err != nil {
 		return "", err
@@ -147,7 +153,7 @@ func (x *XFS) Fill(leave int64) (string, error) {
 
 // Close unmounts the file system, detaches any loop device still bound
 // to the image and removes it.
-func (x *XFS) Close() error {
+func (x *Rig) Close() error {
 	err := x.umount()
 	if err != nil {
 		// Something still holds a file (a store that panicked in Open

@@ -1,0 +1,59 @@
+package stress
+
+import "time"
+
+// Results are what a run found; `dualdb stress --json` prints them, so the
+// JSON field names are part of the CLI's interface.
+type Results struct {
+	Store      string            `json:"store"`
+	Workers    int               `json:"workers"`
+	Records    int               `json:"records"`
+	Seed       uint64            `json:"seed"`
+	Seconds    float64           `json:"seconds"`
+	Ops        []OpResult        `json:"ops"` // one per Op, in order
+	Conflicts  uint64            `json:"conflicts"`
+	Errors     uint64            `json:"errors"`
+	FirstError string            `json:"first_error,omitempty"`
+	Violations uint64            `json:"violations"`
+	ByKind     map[string]uint64 `json:"violations_by_kind"` // by Violation.String, every kind present
+	Examples   []string          `json:"examples,omitempty"` // a few per kind
+}
+
+// OpResult is the count and latency of one kind of operation; latencies
+// are in seconds.
+type OpResult struct {
+	Op        string  `json:"op"`
+	Count     uint64  `json:"count"`
+	PerSecond float64 `json:"ops_per_second"`
+	P50       float64 `json:"p50_seconds"`
+	P99       float64 `json:"p99_seconds"`
+	P999      float64 `json:"p999_seconds"`
+}
+
+func (r *Run) results(elapsed time.Duration) Results {
+	res := Results{
+		Store: r.store.Name(), Workers: r.cfg.Workers, Records: r.cfg.Keys, Seed: r.cfg.Seed,
+		Seconds: elapsed.Seconds(), Conflicts: r.conflicts.Load(), Errors: r.errors(),
+		Violations: r.v.total(), ByKind: map[string]uint64{},
+	}
+	if err := r.Err(); err != nil {
+		res.FirstError = err.Error()
+	}
+	for k := range NumViolations {
+		res.ByKind[k.String()] = r.v.counts[k].Load()
+	}
+	r.v.mu.Lock()
+	res.Examples = append(res.Examples, r.v.examples...)
+	r.v.mu.Unlock()
+	for op := range NumOps {
+		var h Histogram
+		for _, t := range r.tallies {
+			h.Merge(&t.lat[op])
+		}
+		res.Ops = append(res.Ops, OpResult{
+			Op: op.String(), Count: h.Count(), PerSecond: float64(h.Count()) / elapsed.Seconds(),
+			P50: h.Quantile(0.5).Seconds(), P99: h.Quantile(0.99).Seconds(), P999: h.Quantile(0.999).Seconds(),
+		})
+	}
+	return res
+}

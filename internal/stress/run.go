@@ -1,0 +1,279 @@
+package stress
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dualdb/dualdb/db"
+)
+
+// Config sets up a Run.
+type Config struct {
+	Workers    int           // concurrent worker goroutines; at least 1
+	Keys       int           // records loaded before the run, among which the workers pick; at least 2
+	ValueSize  int           // bytes per value, at least what the checker writes into it; >= 0
+	CheckEvery time.Duration // interval of the checker's full snapshot comparison; > 0
+	Seed       uint64        // seed of the workers' random choices
+}
+
+// Op is a kind of operation of the workload, in the order of the results.
+type Op int
+
+// The operation kinds.
+const (
+	OpPut       Op = iota // a Put, under a fresh index key or the record's own
+	OpUpdate              // an update swapping the index keys of two records
+	OpGet                 // a Get
+	OpGetIndex            // a GetByIndex
+	OpScanKey             // a scan of up to 50 records by key
+	OpScanIndex           // a scan of up to 50 records by index key
+	OpCheck               // the checker's snapshot comparisons
+	NumOps                // the number of operation kinds
+)
+
+var opNames = [NumOps]string{"put", "update", "get", "get-index", "scan-key", "scan-index", "check"}
+
+// String returns the name the results and metrics use.
+func (o Op) String() string { return opNames[o] }
+
+// scanLimit is the number of records a scan reads.
+const scanLimit = 50
+
+// loadBatch is the number of records loaded per commit.
+const loadBatch = 1000
+
+// tally is one goroutine's counts and latencies. counts and errs are read
+// by Progress and the metrics while the run goes on; lat only afterwards.
+type tally struct {
+	counts [NumOps]atomic.Uint64
+	errs   atomic.Uint64
+	lat    [NumOps]Histogram
+}
+
+// Run is one run of the workload and the checker. Its methods are safe
+// for concurrent use; Start and Stop are called once each, in that order.
+type Run struct {
+	cfg       Config
+	store     Store
+	v         violations
+	tallies   []*tally // one per worker, then the checker's
+	conflicts atomic.Uint64
+	stop      atomic.Bool    // set by Stop, or when the store failed
+	failed    atomic.Bool    // the store failed or was closed
+	wg        sync.WaitGroup // workers and checker
+	start     time.Time      // when the workers started
+	errMu     sync.Mutex     // guards firstErr
+	firstErr  error
+}
+
+// New returns a Run with cfg, not started.
+func New(cfg Config) (*Run, error) {
+	if cfg.Workers < 1 || cfg.Keys < 2 || cfg.ValueSize < 0 || cfg.CheckEvery <= 0 {
+		return nil, fmt.Errorf("stress: bad config %+v: want Workers >= 1, Keys >= 2, ValueSize >= 0, CheckEvery > 0", cfg)
+	}
+	r := &Run{cfg: cfg, tallies: make([]*tally, cfg.Workers+1)}
+	for i := range r.tallies {
+		r.tallies[i] = new(tally)
+	}
+	return r, nil
+}
+
+// Start loads Config.Keys records into s, then starts the workers and the
+// checker on it. Stop ends them; the caller closes s after Stop.
+func (r *Run) Start(s Store) error {
+	r.store = s
+	if err := r.load(); err != nil {
+		return fmt.Errorf("load %d records: %w", r.cfg.Keys, err)
+	}
+	r.start = time.Now()
+	for w := range r.cfg.Workers {
+		r.wg.Go(func() { r.worker(w) })
+	}
+	r.wg.Go(r.checker)
+	return nil
+}
+
+// Stop ends the workers and the checker, waits for them and returns the
+// results.
+func (r *Run) Stop() Results {
+	r.stop.Store(true)
+	r.wg.Wait()
+	return r.results(time.Since(r.start))
+}
+
+// Failed reports whether the store failed (or was closed) under the run,
+// which then stopped its workers: nothing more can be learned from going
+// on. Stop must still be called.
+func (r *Run) Failed() bool { return r.failed.Load() }
+
+// Err returns the first error an operation returned, nil if none did.
+// Conflicts (db.ErrConflict) are expected and not errors.
+func (r *Run) Err() error {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	return r.firstErr
+}
+
+// Progress is a running total of a Run.
+type Progress struct {
+	Ops        uint64 // operations of the workers, all kinds
+	Conflicts  uint64 // Puts and updates refused by db.ErrConflict (expected)
+	Errors     uint64 // operations that failed
+	Violations uint64 // inconsistent observations
+}
+
+// Progress returns the totals so far.
+func (r *Run) Progress() Progress {
+	var ops uint64
+	for op := range OpCheck {
+		ops += r.sum(op)
+	}
+	return Progress{Ops: ops, Conflicts: r.conflicts.Load(), Errors: r.errors(), Violations: r.v.total()}
+}
+
+func (r *Run) fail(err error) {
+	r.errMu.Lock()
+	if r.firstErr == nil {
+		r.firstErr = err
+	}
+	r.errMu.Unlock()
+	if errors.Is(err, db.ErrFailed) || errors.Is(err, db.ErrClosed) {
+		r.failed.Store(true)
+		r.stop.Store(true) // the store cannot go on
+	}
+}
+
+func (r *Run) sum(op Op) uint64 {
+	var n uint64
+	for _, t := range r.tallies {
+		n += t.counts[op].Load()
+	}
+	return n
+}
+
+func (r *Run) errors() uint64 {
+	var n uint64
+	for _, t := range r.tallies {
+		n += t.errs.Load()
+	}
+	return n
+}
+
+// Record layout: see the package doc.
+func recordKey(i int) []byte   { return fmt.Appendf(nil, "k/%08d", i) }
+func loadedIndex(i int) []byte { return fmt.Appendf(nil, "x/%08d", i) }
+
+const tmpPrefix = "tmp/"
+
+// valueFor returns a value of at least size bytes written for index.
+func valueFor(index []byte, size int, tag string) []byte {
+	v := make([]byte, 0, max(size, len(index)+len(tag)+6))
+	v = append(v, "idx="...)
+	v = append(v, index...)
+	v = append(v, ';')
+	v = append(v, tag...)
+	for len(v) < size {
+		v = append(v, '.')
+	}
+	return v
+}
+
+// valueMatches reports whether r's value was written for r's index key.
+func valueMatches(r db.Record) bool {
+	return len(r.Value) >= len(r.Index)+5 && string(r.Value[:4]) == "idx=" &&
+		bytes.Equal(r.Value[4:4+len(r.Index)], r.Index) && r.Value[4+len(r.Index)] == ';'
+}
+
+// load stores Keys records in batches.
+func (r *Run) load() error {
+	for lo := 0; lo < r.cfg.Keys; lo += loadBatch {
+		hi := min(lo+loadBatch, r.cfg.Keys)
+		recs := make([]db.Record, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			x := loadedIndex(i)
+			recs = append(recs, db.Record{Key: recordKey(i), Index: x, Value: valueFor(x, r.cfg.ValueSize, "load")})
+		}
+		if err := r.store.PutBatch(recs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// worker runs random operations until the run stops.
+func (r *Run) worker(id int) {
+	t := r.tallies[id]
+	rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(id)))
+	seq := 0
+	tag := func() string {
+		seq++
+		return fmt.Sprintf("w%03d-%d", id, seq)
+	}
+	val := func(index []byte) []byte { return valueFor(index, r.cfg.ValueSize, "w") }
+	randKey := func() []byte { return recordKey(rng.IntN(r.cfg.Keys)) }
+	for !r.stop.Load() {
+		p := rng.IntN(100)
+		start := time.Now()
+		var op Op
+		var err error
+		switch {
+		case p < 20:
+			op = OpPut
+			err = r.put(rng, randKey(), tag, val)
+		case p < 35:
+			op = OpUpdate
+			a, b := rng.IntN(r.cfg.Keys), rng.IntN(r.cfg.Keys-1)
+			if b >= a {
+				b++
+			}
+			err = r.store.Swap(recordKey(a), recordKey(b), []byte(tmpPrefix+tag()), val)
+		case p < 60:
+			op = OpGet
+			err = r.get(randKey())
+		case p < 85:
+			op = OpGetIndex
+			err = r.getIndex(randKey())
+		case p < 93:
+			op = OpScanKey
+			err = r.scan(false, randKey())
+		default:
+			op = OpScanIndex
+			err = r.scan(true, loadedIndex(rng.IntN(r.cfg.Keys)))
+		}
+		t.lat[op].Add(time.Since(start))
+		t.counts[op].Add(1)
+		switch {
+		case err == nil:
+		case errors.Is(err, db.ErrConflict):
+			r.conflicts.Add(1)
+		default:
+			t.errs.Add(1)
+			r.fail(fmt.Errorf("%s: %w", op, err))
+		}
+	}
+}
+
+// put replaces a record's value, half the time under a fresh index key and
+// half the time under the index key it has (which another worker may have
+// moved meanwhile: a conflict).
+func (r *Run) put(rng *rand.Rand, key []byte, tag func() string, val func([]byte) []byte) error {
+	var index []byte
+	if rng.IntN(2) == 0 {
+		index = []byte("x/" + tag())
+	} else {
+		cur, ok, err := r.store.Get(key)
+		if err != nil || !ok {
+			return err
+		}
+		if bytes.HasPrefix(cur.Index, []byte(tmpPrefix)) {
+			return nil // seen and counted by get
+		}
+		index = cur.Index
+	}
+	return r.store.Put(key, index, val(index))
+}
