@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"io/fs"
 	"os"
 	"time"
 
@@ -76,11 +78,23 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 	if mode == 0 {
 		mode = 0o600
 	}
-	if opts.ReadOnly {
-		if _, err := os.Stat(path); err != nil {
+	st, statErr := os.Stat(path)
+	existed := statErr == nil
+	switch {
+	case opts.ReadOnly && statErr != nil:
+		return nil, statErr
+	case existed && !st.Mode().IsRegular():
+		return nil, dberr.AtOffset(path, -1, "not a regular file (%s)", st.Mode().Type())
+	case existed && st.Size() == 0:
+		// bbolt would take an empty file for a new one and initialize it.
+		return nil, dberr.AtOffset(path, 0, "empty file (0 bytes)")
+	}
+	if existed {
+		if err := checkSize(path, st.Size()); err != nil {
 			return nil, err
 		}
-	} else if _, err := os.Stat(path); err == nil {
+	}
+	if existed && !opts.ReadOnly {
 		if err := precheck(path, timeout); err != nil {
 			return nil, err
 		}
@@ -108,10 +122,19 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
 			return nil, dberr.AtOffset(path, 0, "bbolt: %v", err)
 		}
+		var pe *fs.PathError
+		if existed && !errors.As(err, &pe) {
+			// Not an I/O error on the file: bbolt refused its contents
+			// ("file size too small", a bad page size...). The file is
+			// not a WAL this package wrote, or no longer whole.
+			return nil, dberr.AtOffset(path, 0, "not a valid bbolt file: %v", err)
+		}
 		return nil, fmt.Errorf("dualdb: open %s: %w", path, err)
 	}
 	l := &Log{db: db, path: path}
-	if !opts.ReadOnly {
+	if !opts.ReadOnly && !l.hasBuckets() {
+		// Only a new file lacks them: a read-write Open of an existing
+		// log writes nothing.
 		err = db.Update(func(tx *bolt.Tx) error {
 			if _, err := tx.CreateBucketIfNotExists(logBucket); err != nil {
 				return err
@@ -125,6 +148,20 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 		}
 	}
 	return l, nil
+}
+
+// hasBuckets reports whether the log and meta buckets exist.
+func (l *Log) hasBuckets() (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	_ = l.db.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(logBucket) != nil && tx.Bucket(metaBucket) != nil
+		return nil
+	})
+	return ok
 }
 
 // guard turns a panic raised inside bbolt into a corruption error naming
@@ -379,4 +416,70 @@ func (l *Log) PutMeta(kv map[string][]byte) (err error) {
 		}
 		return nil
 	})
+}
+
+// bbolt's meta page, as far as checkSize reads it: a 16-byte page header,
+// then magic, version, page size, flags (4 bytes each), the root bucket
+// (16), the freelist page id, the high-water page id, the transaction id
+// (8 each) and an FNV-64a checksum of the meta bytes before it.
+const (
+	boltMagic        = 0xED0CDAED
+	boltMetaOff      = 16
+	boltMetaSumOff   = boltMetaOff + 56
+	boltMetaPageSize = boltMetaOff + 8
+	boltMetaPgid     = boltMetaOff + 40
+	boltMetaTxid     = boltMetaOff + 48
+)
+
+// checkSize refuses a file shorter than its bbolt meta pages say it is.
+// bbolt maps the file and would read pages past its end, which kills the
+// process with SIGBUS instead of returning an error: a truncated wal.db
+// must be reported as corruption before bbolt touches it. A file whose
+// meta pages are both invalid is left to bbolt, which reports that.
+func checkSize(path string, size int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	read := func(off int64) (pageSize uint32, pages, txid uint64, ok bool) {
+		var b [boltMetaSumOff + 8]byte
+		if _, err := f.ReadAt(b[:], off); err != nil {
+			return 0, 0, 0, false
+		}
+		m := b[boltMetaOff:]
+		if binary.LittleEndian.Uint32(m) != boltMagic {
+			return 0, 0, 0, false
+		}
+		h := fnv.New64a()
+		h.Write(b[boltMetaOff:boltMetaSumOff])
+		if h.Sum64() != binary.LittleEndian.Uint64(b[boltMetaSumOff:]) {
+			return 0, 0, 0, false
+		}
+		return binary.LittleEndian.Uint32(b[boltMetaPageSize:]), binary.LittleEndian.Uint64(b[boltMetaPgid:]),
+			binary.LittleEndian.Uint64(b[boltMetaTxid:]), true
+	}
+	ps0, pages0, tx0, ok0 := read(0)
+	off1 := int64(os.Getpagesize())
+	if ok0 {
+		off1 = int64(ps0)
+	}
+	ps1, pages1, tx1, ok1 := read(off1)
+	var ps uint32
+	var pages uint64
+	switch {
+	case ok0 && (!ok1 || tx0 >= tx1):
+		ps, pages = ps0, pages0
+	case ok1:
+		ps, pages = ps1, pages1
+	default:
+		return nil
+	}
+	if ps == 0 || pages > uint64(1<<62)/uint64(ps) {
+		return dberr.AtOffset(path, 0, "bbolt meta page: impossible size: %d pages of %d bytes", pages, ps)
+	}
+	if need := int64(pages) * int64(ps); size < need {
+		return dberr.AtOffset(path, size, "truncated: the file is %d bytes, its bbolt meta page says %d pages of %d bytes (%d bytes)", size, pages, ps, need)
+	}
+	return nil
 }
