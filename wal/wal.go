@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/dualdb/dualdb/internal/dberr"
@@ -61,6 +62,7 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 	// descriptor would hold the lock and make every later Open ErrLocked.
 	var file *os.File
 	var bdb *bolt.DB
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			closeAfterPanic(bdb, file)
@@ -152,6 +154,7 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 
 // hasBuckets reports whether the log and meta buckets exist.
 func (l *Log) hasBuckets() (ok bool) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if recover() != nil {
 			ok = false
@@ -165,7 +168,10 @@ func (l *Log) hasBuckets() (ok bool) {
 }
 
 // guard turns a panic raised inside bbolt into a corruption error naming
-// the file. bbolt panics when it meets a damaged page (a bad page id, a
+// the file. Every method that reads the mapped file also turns memory
+// faults into panics (debug.SetPanicOnFault) for its duration: a damaged
+// page can point bbolt at an address outside the mapping, which would
+// otherwise kill the process. bbolt panics when it meets a damaged page (a bad page id, a
 // page of the wrong type); a store must report that, not crash its host.
 // bbolt rolls its transaction back before the panic reaches us.
 func (l *Log) guard(err *error) {
@@ -194,6 +200,7 @@ func precheck(path string, timeout time.Duration) (err error) {
 			err = cerr
 		}
 	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer l.guard(&err)
 	return db.View(func(tx *bolt.Tx) error {
 		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
@@ -247,6 +254,7 @@ func (l *Log) keyVersion(k []byte) (uint64, error) {
 // Bounds returns the first and last version in the log and the number of
 // records; all zero for an empty log.
 func (l *Log) Bounds() (first, last uint64, n int, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer l.guard(&err)
 	err = l.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(logBucket)
@@ -278,6 +286,7 @@ func (l *Log) Bounds() (first, last uint64, n int, err error) {
 // in the log, or the version the log starts after when it is empty).
 // An error leaves the outcome unknown: do not retry.
 func (l *Log) Append(after uint64, entries []Entry) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer l.guard(&err)
 	want := after + 1
 	for _, e := range entries {
@@ -315,6 +324,7 @@ func (l *Log) Append(after uint64, entries []Entry) (err error) {
 // an error Replay stops and returns it. Replay returns the last version
 // replayed, or from-1 if there was none.
 func (l *Log) Replay(from uint64, fn func(version uint64, ops []Op) error) (last uint64, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer l.guard(&err)
 	last = from - 1
 	err = l.db.View(func(tx *bolt.Tx) error {
@@ -348,6 +358,7 @@ func (l *Log) Replay(from uint64, fn func(version uint64, ops []Op) error) (last
 // Truncate deletes every record with a version <= upTo, in transactions of
 // a bounded size.
 func (l *Log) Truncate(upTo uint64) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer l.guard(&err)
 	const chunk = 10000
 	for {
@@ -389,6 +400,7 @@ func (l *Log) Sync() error { return l.db.Sync() }
 
 // GetMeta returns a copy of the meta value under key, or nil.
 func (l *Log) GetMeta(key string) (_ []byte, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer l.guard(&err)
 	var out []byte
 	err = l.db.View(func(tx *bolt.Tx) error {
@@ -406,6 +418,7 @@ func (l *Log) GetMeta(key string) (_ []byte, err error) {
 
 // PutMeta stores the given meta values in one durable transaction.
 func (l *Log) PutMeta(kv map[string][]byte) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer l.guard(&err)
 	return l.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(metaBucket)
