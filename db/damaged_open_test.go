@@ -34,6 +34,30 @@ func TestOpen_LostWALIsCorruptAndKeepsSnapshots(t *testing.T) {
 	}
 }
 
+// An empty wal.db alone in its directory is a first Open cut short (the
+// torture test kills one there): a read-write Open makes the store, a
+// read-only one says it is not a store yet and changes nothing. With
+// snapshots beside it, it is corruption (above).
+func TestOpen_EmptyWALAloneIsAnUnfinishedCreate(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, db.WALFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := fingerprint(t, dir)
+	if _, err := db.Open(dir, &db.Options{ReadOnly: true, Logger: quietLog}); !errors.Is(err, db.ErrNotStore) {
+		t.Errorf("read-only Open = %v, want ErrNotStore", err)
+	}
+	if after := fingerprint(t, dir); after != before {
+		t.Errorf("read-only Open changed the directory")
+	}
+	d, err := db.Open(dir, &db.Options{Logger: quietLog})
+	if err != nil {
+		t.Fatalf("read-write Open: %v", err)
+	}
+	mustPut(t, d, "k", "i", "v")
+	d.Close()
+}
+
 // Open never removes a file it cannot prove it wrote: an operator's file
 // named like a snapshot, or like a temp file, stays.
 func TestOpen_KeepsFilesItDidNotWrite(t *testing.T) {

@@ -208,11 +208,12 @@ func (s *dirSurvey) snapshotFiles() []uint64 {
 }
 
 // walProblem returns a *CorruptionError naming wal.db when the survey
-// shows wal.db cannot be a store's WAL (missing, empty, not a regular
-// file) while the directory holds a store's other files; and a plain
-// ErrNotStore error when wal.db is missing and the directory holds
-// foreign files only. It returns nil when wal.db is there to be opened,
-// or when the directory may be made a new store (then create says so).
+// shows wal.db cannot be a store's WAL (missing while the directory holds
+// a store's other files; empty unless it is alone; not a regular file);
+// and a plain ErrNotStore error when wal.db is missing and the directory
+// holds foreign files only. It returns nil when wal.db is there to be
+// opened, or when the directory may be made a new store (then create
+// says so): empty, or holding nothing but an empty wal.db.
 func (s *dirSurvey) walProblem(dir string) (create bool, err error) {
 	walPath := filepath.Join(dir, WALFile)
 	switch {
@@ -226,11 +227,25 @@ func (s *dirSurvey) walProblem(dir string) (create bool, err error) {
 	case !s.walInfo.Mode().IsRegular():
 		return false, &dberr.CorruptionError{File: walPath, Offset: -1,
 			Reason: fmt.Sprintf("not a regular file (%s)", s.walInfo.Mode().Type())}
+	case s.walInfo.Size() == 0 && !s.hasStoreData() && len(s.foreign) == 0:
+		// wal.db is the only thing here, and empty: a first Open cut
+		// short before bbolt wrote its pages. Nothing can be lost by
+		// making the store again.
+		return true, nil
 	case s.walInfo.Size() == 0:
 		return false, &dberr.CorruptionError{File: walPath, Offset: 0,
 			Reason: "empty file (0 bytes): the store's WAL and meta data are lost; run `dualdb repair " + dir + "` to rebuild it from the newest snapshot"}
 	}
 	return false, nil
+}
+
+// notStoreYet is the error for a directory a read-write Open would make a
+// new store in.
+func (s *dirSurvey) notStoreYet(dir string) error {
+	if s.walInfo != nil {
+		return fmt.Errorf("%w: %s holds only an empty %s (a first Open cut short)", ErrNotStore, dir, WALFile)
+	}
+	return fmt.Errorf("%w: %s holds no %s", ErrNotStore, dir, WALFile)
 }
 
 // hasStoreData reports whether the directory holds files that only a

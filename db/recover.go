@@ -35,11 +35,19 @@ func (d *DB) open() (err error) {
 		return fmt.Errorf("dualdb: %w", sv.snapErr)
 	}
 	if create && d.opts.ReadOnly {
-		return fmt.Errorf("%w: %s holds no %s", ErrNotStore, d.dir, WALFile)
+		return sv.notStoreYet(d.dir)
 	}
 	if !sv.exists {
 		if err := fs.MkdirAll(d.dir, 0o700); err != nil {
 			return fmt.Errorf("dualdb: create %s: %w", d.dir, err)
+		}
+	}
+	if create && sv.walInfo != nil {
+		// An empty wal.db alone: the first Open of this store was cut
+		// short. The file holds nothing; make it again.
+		d.logger.Warn("dualdb: wal.db is empty and the directory holds nothing else: creating the store again (a first Open was cut short)", "dir", d.dir)
+		if err := os.Remove(d.walPath()); err != nil {
+			return fmt.Errorf("dualdb: remove empty %s: %w", d.walPath(), err)
 		}
 	}
 	d.log, err = wal.Open(d.walPath(), &wal.Options{NoSync: d.opts.NoSync, ReadOnly: d.opts.ReadOnly})
@@ -152,7 +160,7 @@ func openOffline(dir string) (*DB, Meta, *dirSurvey, error) {
 	}
 	create, err := sv.walProblem(dir)
 	if err == nil && create {
-		err = fmt.Errorf("%w: %s holds no %s", ErrNotStore, dir, WALFile)
+		err = sv.notStoreYet(dir)
 	}
 	if err != nil {
 		return nil, Meta{}, sv, err
