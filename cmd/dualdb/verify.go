@@ -107,7 +107,7 @@ func runVerify(stdout, stderr io.Writer, target string, o verifyFlags) error {
 		}
 		rep, err = db.VerifySnapshot(target, opts)
 	} else {
-		if err := requireStore(target); err != nil {
+		if err := requireDir(target); err != nil {
 			return err
 		}
 		rep, err = db.Verify(target, opts)
