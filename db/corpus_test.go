@@ -258,3 +258,33 @@ func checkRepair(t *testing.T, dir string, plan *db.RepairPlan) {
 		t.Errorf("PlanRepair of a store held open = %v, want ErrLocked", err)
 	}
 }
+
+// A second repair in the same second never overwrites the damaged wal.db
+// the first one kept.
+func TestRepair_NeverOverwritesAKeptFile(t *testing.T) {
+	dir := storecorpus.Copy(t, "wal-garbage")
+	plan, err := db.PlanRepair(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(plan.KeepWAL, []byte("kept by an earlier repair"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plan, err = db.PlanRepair(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Repair(plan); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := filepath.Glob(filepath.Join(dir, db.DamagedWALPrefix+"*"))
+	if err != nil || len(kept) != 2 {
+		t.Fatalf("kept files %v, want the earlier one and this repair's", kept)
+	}
+	for _, k := range kept {
+		if b, _ := os.ReadFile(k); string(b) == "kept by an earlier repair" {
+			return
+		}
+	}
+	t.Error("the earlier kept file was overwritten")
+}

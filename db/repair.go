@@ -141,7 +141,7 @@ func planRepair(dir string, now time.Time) (*RepairPlan, error) {
 	p.Problem = err.Error()
 	if sv.walInfo != nil {
 		p.walPresent, p.walSize = true, sv.walInfo.Size()
-		p.KeepWAL = filepath.Join(dir, DamagedWALPrefix+now.UTC().Format("20060102T150405Z"))
+		p.KeepWAL = unusedName(filepath.Join(dir, DamagedWALPrefix+now.UTC().Format("20060102T150405Z")))
 		if future, err := walFormat(filepath.Join(dir, WALFile)); err == nil && future > FormatVersion {
 			return nil, fmt.Errorf("%w: %s is of store format %d, newer than this build's %d: use a newer dualdb", ErrNoRepair, WALFile, future, FormatVersion)
 		}
@@ -191,10 +191,22 @@ func planRepair(dir string, now time.Time) (*RepairPlan, error) {
 	slices.Sort(p.Listed)
 	for _, v := range bad {
 		from := filepath.Join(dir, SnapDir, snapshot.FileName(v))
-		p.SetAside[from] = from + damagedSuffix + now.UTC().Format("20060102T150405Z")
+		p.SetAside[from] = unusedName(from + damagedSuffix + now.UTC().Format("20060102T150405Z"))
 	}
 	p.SeenFirst, p.SeenLast = seenVersions(filepath.Join(dir, WALFile), p.SnapshotVersion)
 	return p, nil
+}
+
+// unusedName returns path, or path-2, path-3... whichever does not exist:
+// a kept file is never overwritten by a later repair.
+func unusedName(path string) string {
+	name := path
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(name); isNotExist(err) {
+			return name
+		}
+		name = fmt.Sprintf("%s-%d", path, i)
+	}
 }
 
 // diagnose returns nil if the store d (opened offline, with meta data if
