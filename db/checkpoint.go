@@ -20,6 +20,7 @@ type checkpointer struct {
 	// mu serializes checkpoints (manual and automatic) and guards snapshots.
 	mu        sync.Mutex
 	snapshots []uint64 // kept snapshot versions, oldest first, as in meta
+	unlisted  []uint64 // snapshot files dualdb may have written that the list does not hold, as in meta
 
 	since      atomic.Int64  // commits since the last automatic trigger
 	sinceBytes atomic.Int64  // WAL bytes since the last automatic trigger
@@ -146,6 +147,18 @@ func (d *DB) checkpointLocked(s *state) (int64, error) {
 	if err := fs.SyncDir(d.dir); err != nil {
 		return 0, fmt.Errorf("dualdb: checkpoint: sync %s: %w", d.dir, err)
 	}
+	// Record the file as ours before it exists, so that a crash at any
+	// point leaves a file Open can prove it wrote and may remove.
+	unlisted := appendNew(slices.Clone(c.unlisted), s.version)
+	if err := d.writeUnlisted(unlisted); err != nil {
+		return 0, d.fail(fmt.Errorf("record snapshot %d as in progress in %s: %w", s.version, d.walPath(), err))
+	}
+	if d.opts.NoSync {
+		if err := d.log.Sync(); err != nil {
+			return 0, d.fail(fmt.Errorf("sync %s: %w", d.walPath(), err))
+		}
+	}
+	c.unlisted = unlisted
 	h := snapshot.Header{Format: snapshot.FormatVersion, StoreID: d.storeID, Version: s.version, Count: uint64(s.view.Len())}
 	recs := func(yield func(snapshot.Record) bool) {
 		for r := range s.view.Ascend(nil, nil) {
@@ -164,7 +177,12 @@ func (d *DB) checkpointLocked(s *state) (int64, error) {
 		drop = keep[:len(keep)-d.opts.KeepSnapshots]
 		keep = keep[len(keep)-d.opts.KeepSnapshots:]
 	}
-	if err := d.writeSnapshotList(keep); err != nil {
+	// The dropped files stay recorded as ours until they are gone.
+	unlisted = slices.DeleteFunc(slices.Clone(c.unlisted), func(v uint64) bool { return v == s.version })
+	for _, v := range drop {
+		unlisted = appendNew(unlisted, v)
+	}
+	if err := d.writeSnapshotList(keep, unlisted); err != nil {
 		return size, d.fail(fmt.Errorf("record snapshot %d in %s: %w", s.version, d.walPath(), err))
 	}
 	if d.opts.NoSync {
@@ -175,10 +193,16 @@ func (d *DB) checkpointLocked(s *state) (int64, error) {
 		}
 	}
 	c.snapshots = keep
-	for _, v := range drop {
-		if err := fs.Remove(filepath.Join(d.snapPath(), snapshot.FileName(v))); err != nil && !isNotExist(err) {
+	c.unlisted = unlisted
+	for _, v := range unlisted {
+		err := fs.Remove(filepath.Join(d.snapPath(), snapshot.FileName(v)))
+		if err != nil && !isNotExist(err) {
 			d.logger.Warn("dualdb: cannot remove old snapshot; the next Open removes it", "version", v, "err", err)
+			continue
 		}
+		// Gone: meta may keep naming it until the next write of the list,
+		// which is harmless (Open ignores a listed file that is absent).
+		c.unlisted = slices.DeleteFunc(c.unlisted, func(u uint64) bool { return u == v })
 	}
 	// Truncate only once the WAL is no longer needed for a fallback: keep
 	// it whole until there are as many snapshots as may be kept (at least
@@ -198,36 +222,90 @@ func (d *DB) checkpointLocked(s *state) (int64, error) {
 	return size, nil
 }
 
+// appendNew appends v to s unless s holds it.
+func appendNew(s []uint64, v uint64) []uint64 {
+	if slices.Contains(s, v) {
+		return s
+	}
+	return append(s, v)
+}
+
 // removeLeftovers deletes what a crash mid-checkpoint can leave in the
-// snapshot directory: temp files, and snapshot files that meta does not
-// list (written but never recorded, or dropped but not yet removed). The
-// WAL still holds everything such a file held.
-func (d *DB) removeLeftovers(m Meta) error {
+// snapshot directory, and nothing else: temp files in the exact name
+// snapshot.Write uses, and snapshot files that meta records as written or
+// dropped by dualdb but not kept (a checkpoint in progress, a superseded
+// snapshot not yet removed). The WAL still holds everything such a file
+// held. Any other file stays; warnStrangers names it. It returns meta
+// with the removed files no longer recorded.
+func (d *DB) removeLeftovers(m Meta, sv *dirSurvey) (Meta, error) {
 	fs := d.opts.FS
-	entries, err := fs.ReadDir(d.snapPath())
-	if isNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("dualdb: list %s: %w", d.snapPath(), err)
-	}
 	removed := false
-	for _, e := range entries {
-		name := e.Name()
-		v, isSnap := snapshot.ParseFileName(name)
-		if strings.HasSuffix(name, snapshot.TempSuffix) || (isSnap && !slices.Contains(m.Snapshots, v)) {
-			if err := fs.Remove(filepath.Join(d.snapPath(), name)); err != nil && !isNotExist(err) {
-				return fmt.Errorf("dualdb: remove leftover %s: %w", name, err)
+	for _, rel := range sv.own {
+		name := strings.TrimPrefix(rel, SnapDir+"/")
+		switch sv.kinds[rel] {
+		case KindSnapshotTemp:
+		case KindSnapshot:
+			v, _ := snapshot.ParseFileName(name)
+			if !slices.Contains(m.Unlisted, v) || slices.Contains(m.Snapshots, v) {
+				continue
 			}
-			removed = true
+		default:
+			continue
 		}
+		if err := fs.Remove(filepath.Join(d.snapPath(), name)); err != nil && !isNotExist(err) {
+			return m, fmt.Errorf("dualdb: remove leftover %s: %w", filepath.Join(d.snapPath(), name), err)
+		}
+		removed = true
 	}
 	if removed {
 		if err := fs.SyncDir(d.snapPath()); err != nil {
-			return fmt.Errorf("dualdb: sync %s: %w", d.snapPath(), err)
+			return m, fmt.Errorf("dualdb: sync %s: %w", d.snapPath(), err)
 		}
 	}
-	return nil
+	if len(m.Unlisted) > 0 {
+		if err := d.writeUnlisted(nil); err != nil {
+			return m, fmt.Errorf("dualdb: clear removed snapshots in %s: %w", d.walPath(), err)
+		}
+		m.Unlisted = nil
+	}
+	return m, nil
+}
+
+// strangers returns the names in the survey that dualdb cannot prove are
+// its own: foreign names, and files named like snapshots that meta neither
+// lists nor records as written by dualdb (an operator's copy, a snapshot
+// of another store, a snapshot newer than this wal.db).
+func strangers(m Meta, sv *dirSurvey) []string {
+	out := slices.Clone(sv.foreign)
+	for _, rel := range sv.own {
+		if sv.kinds[rel] != KindSnapshot {
+			continue
+		}
+		v, _ := snapshot.ParseFileName(strings.TrimPrefix(rel, SnapDir+"/"))
+		if !slices.Contains(m.Snapshots, v) && !slices.Contains(m.Unlisted, v) {
+			out = append(out, rel)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// warnStrangers logs one warning naming the files of the store directory
+// dualdb did not write (it leaves them alone), and one line naming a
+// damaged wal.db kept by Repair.
+func (d *DB) warnStrangers(m Meta, sv *dirSurvey) {
+	if s := strangers(m, sv); len(s) > 0 {
+		d.logger.Warn("dualdb: the store directory holds files dualdb did not write; they are left alone", "dir", d.dir, "files", strings.Join(s, ", "))
+	}
+	var kept []string
+	for _, rel := range sv.own {
+		if k := sv.kinds[rel]; k == KindDamagedWAL || k == KindDamagedSnapshot {
+			kept = append(kept, rel)
+		}
+	}
+	if len(kept) > 0 {
+		d.logger.Info("dualdb: the store directory keeps damaged files set aside by a repair; remove them once they are no longer needed", "dir", d.dir, "files", strings.Join(kept, ", "))
+	}
 }
 
 // loadSnapshot loads the newest listed snapshot that verifies and whose

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/dualdb/dualdb/db"
 	"github.com/dualdb/dualdb/internal/snaptest"
 	"github.com/dualdb/dualdb/snapshot"
+	bolt "go.etcd.io/bbolt"
 )
 
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -172,7 +174,8 @@ func TestOpen_CorruptNewestSnapshotFallsBack(t *testing.T) {
 
 func TestOpen_RemovesCheckpointLeftovers(t *testing.T) {
 	dir := t.TempDir()
-	opts := &db.Options{CheckpointEvery: -1, NoSync: true, Logger: quietLog}
+	var logBuf bytes.Buffer
+	opts := &db.Options{CheckpointEvery: -1, NoSync: true, Logger: slog.New(slog.NewTextHandler(&logBuf, nil))}
 	d, err := db.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -182,23 +185,41 @@ func TestOpen_RemovesCheckpointLeftovers(t *testing.T) {
 	want := stateOf(t, d)
 	d.Close()
 	snapDir := filepath.Join(dir, db.SnapDir)
-	// A temp file of a checkpoint cut short, and a finished file that was
-	// never recorded in meta.
-	for _, name := range []string{snapshot.FileName(v+5) + snapshot.TempSuffix, snapshot.FileName(v + 7)} {
+	// A temp file of a checkpoint cut short; a finished file of a
+	// checkpoint that meta records as in progress (crash before it was
+	// listed); a file named like a snapshot that dualdb never recorded
+	// (an operator's copy), and a foreign file: the last two must stay.
+	inProgress, copied := snapshot.FileName(v+7), snapshot.FileName(v+9)
+	for _, name := range []string{snapshot.FileName(v+5) + snapshot.TempSuffix, inProgress, copied, "old.tmp"} {
 		if err := os.WriteFile(filepath.Join(snapDir, name), []byte("partial"), 0o600); err != nil {
 			t.Fatal(err)
 		}
+	}
+	bdb, err := bolt.Open(filepath.Join(dir, db.WALFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("snapshots_unlisted"), []byte(fmt.Sprintf("[%d]", v+7)))
+	})
+	if cerr := bdb.Close(); err != nil || cerr != nil {
+		t.Fatal(err, cerr)
 	}
 	d, err = db.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if got := snapFiles(t, dir); len(got) != 1 || got[0] != snapshot.FileName(v) {
-		t.Fatalf("snapshot dir after Open = %v, want only %s", got, snapshot.FileName(v))
+	if got, want := snapFiles(t, dir), []string{snapshot.FileName(v), copied, "old.tmp"}; !slices.Equal(got, want) {
+		t.Fatalf("snapshot dir after Open = %v, want %v", got, want)
 	}
 	if stateOf(t, d) != want {
 		t.Fatal("state changed")
+	}
+	for _, name := range []string{copied, "old.tmp"} {
+		if !strings.Contains(logBuf.String(), name) {
+			t.Errorf("Open did not warn about %s; log:\n%s", name, logBuf.String())
+		}
 	}
 }
 

@@ -157,26 +157,32 @@ func (d *DB) current() *state { return d.published.Load() }
 // last version the DB published.
 func (d *DB) Version() uint64 { return d.current().version }
 
-// Get returns the record with key, or ErrNotFound.
+// Get returns the record with key. It returns ErrEmptyKey for an empty
+// key, and ErrNotFound, wrapped with the key, when no record has it.
 func (d *DB) Get(key []byte) (Record, error) {
 	if d.closed.Load() {
 		return Record{}, ErrClosed
 	}
+	if len(key) == 0 {
+		return Record{}, ErrEmptyKey
+	}
 	r, ok := d.current().view.Get(key)
 	if !ok {
-		return Record{}, ErrNotFound
+		return Record{}, fmt.Errorf("%w: key %q", ErrNotFound, key)
 	}
 	return Record(r), nil
 }
 
-// GetByIndex returns the record whose index key is index, or ErrNotFound.
+// GetByIndex returns the record whose index key is index, or ErrNotFound,
+// wrapped with the index key, when no record has it. An empty index key
+// is a valid one (Put accepts it), so it is looked up like any other.
 func (d *DB) GetByIndex(index []byte) (Record, error) {
 	if d.closed.Load() {
 		return Record{}, ErrClosed
 	}
 	r, ok := d.current().view.GetByIndex(index)
 	if !ok {
-		return Record{}, ErrNotFound
+		return Record{}, fmt.Errorf("%w: index key %q", ErrNotFound, index)
 	}
 	return Record(r), nil
 }

@@ -65,6 +65,18 @@
 // formats are documented in the wal and snapshot packages; Verify and the
 // dualdb command check a store without writing to it.
 //
+// Nothing is destroyed by accident. Open decides whether a directory is a
+// new store from all of its contents, never from wal.db alone: only a
+// missing or empty directory (or one holding nothing but an empty wal.db,
+// a first Open cut short) is made a store. A store whose wal.db is
+// missing, empty, truncated or unreadable is ErrCorrupt naming wal.db,
+// and a directory of other files is ErrNotStore; nothing is written in
+// either case. dualdb deletes only files it can prove are its own (see
+// ClassifyName): snapshot temp files, and snapshots its meta data records
+// as superseded or in progress. Any other file is left alone and named in
+// one logged warning. A lost wal.db is rebuilt from the newest snapshot
+// only on request, by PlanRepair and Repair (`dualdb repair`).
+//
 // # Caveats
 //
 // The whole store lives in memory (about 300 bytes per record with

@@ -29,8 +29,15 @@ var (
 	// Options.MaxKeySize or Options.MaxValueSize.
 	ErrTooLarge = errors.New("dualdb: key or value too large")
 
-	// ErrEmptyKey is returned when a Put or Delete names an empty key.
+	// ErrEmptyKey is returned when Put, Delete or Get names an empty key.
+	// (An empty index key is valid.)
 	ErrEmptyKey = errors.New("dualdb: empty key")
+
+	// ErrNotStore is returned by Open, Verify, Inspect and PlanRepair when
+	// the directory is not a dualdb store: read-only on a missing or empty
+	// directory, or any mode on a directory that holds files dualdb did not
+	// write and no wal.db. Nothing is written.
+	ErrNotStore = errors.New("dualdb: not a dualdb store")
 
 	// ErrReadOnly is returned by writes to a DB opened with ReadOnly.
 	ErrReadOnly = errors.New("dualdb: database is read-only")

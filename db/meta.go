@@ -15,6 +15,12 @@ const (
 	metaStoreID   = "store_id"  // 16 random bytes
 	metaCreated   = "created"   // JSON createdOptions
 	metaSnapshots = "snapshots" // JSON []uint64, oldest first
+	// metaUnlisted: JSON []uint64, versions of snapshot files dualdb may
+	// have written that the list does not hold: a checkpoint in progress,
+	// or snapshots dropped from the list and not yet removed. Open removes
+	// these files, and only these (besides temp files). Absent in stores
+	// written before it existed, which read it as empty.
+	metaUnlisted = "snapshots_unlisted"
 )
 
 // FormatVersion is the store format this package writes and reads.
@@ -33,6 +39,7 @@ type Meta struct {
 	MaxKeySize   int      // fixed at creation
 	MaxValueSize int      // fixed at creation
 	Snapshots    []uint64 // versions of the kept snapshots, oldest first
+	Unlisted     []uint64 // versions of snapshot files dualdb wrote or dropped that Snapshots does not hold
 }
 
 // readMeta loads the meta bucket; ok is false for a store never initialized.
@@ -74,6 +81,13 @@ func (d *DB) readMeta() (m Meta, ok bool, err error) {
 			return m, false, dberr.AtOffset(path, -1, "meta %q: %v", metaSnapshots, err)
 		}
 	}
+	if b, err := d.log.GetMeta(metaUnlisted); err != nil {
+		return m, false, err
+	} else if b != nil {
+		if err := json.Unmarshal(b, &m.Unlisted); err != nil {
+			return m, false, dberr.AtOffset(path, -1, "meta %q: %v", metaUnlisted, err)
+		}
+	}
 	return m, true, nil
 }
 
@@ -96,8 +110,18 @@ func (d *DB) initMeta() (Meta, error) {
 	return m, nil
 }
 
-// writeSnapshotList records the kept snapshots, oldest first.
-func (d *DB) writeSnapshotList(versions []uint64) error {
+// writeSnapshotList records the kept snapshots, oldest first, and the
+// versions of snapshot files dualdb wrote or dropped that are not kept
+// (unlisted), in one transaction.
+func (d *DB) writeSnapshotList(versions, unlisted []uint64) error {
 	b, _ := json.Marshal(versions)
-	return d.log.PutMeta(map[string][]byte{metaSnapshots: b})
+	u, _ := json.Marshal(unlisted)
+	return d.log.PutMeta(map[string][]byte{metaSnapshots: b, metaUnlisted: u})
+}
+
+// writeUnlisted records the versions of snapshot files dualdb may have
+// written that the list does not hold.
+func (d *DB) writeUnlisted(unlisted []uint64) error {
+	u, _ := json.Marshal(unlisted)
+	return d.log.PutMeta(map[string][]byte{metaUnlisted: u})
 }

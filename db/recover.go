@@ -17,13 +17,37 @@ import (
 func (d *DB) open() (err error) {
 	start := time.Now()
 	fs := d.opts.FS
-	if d.opts.ReadOnly {
-		if _, err := fs.Stat(d.walPath()); err != nil {
-			return fmt.Errorf("dualdb: open %s read-only: %w", d.dir, err)
-		}
-	} else {
+	// Decide from everything in the directory, never from wal.db alone,
+	// whether this is a new store: a store whose wal.db is lost must fail
+	// loudly, not come back empty and lose its snapshots.
+	sv, err := surveyDir(fs, d.dir)
+	if err != nil {
+		return err
+	}
+	if !sv.exists && d.opts.ReadOnly {
+		return fmt.Errorf("%w: %s: %w", ErrNotStore, d.dir, os.ErrNotExist)
+	}
+	create, err := sv.walProblem(d.dir)
+	if err != nil {
+		return err
+	}
+	if sv.snapErr != nil {
+		return fmt.Errorf("dualdb: %w", sv.snapErr)
+	}
+	if create && d.opts.ReadOnly {
+		return sv.notStoreYet(d.dir)
+	}
+	if !sv.exists {
 		if err := fs.MkdirAll(d.dir, 0o700); err != nil {
 			return fmt.Errorf("dualdb: create %s: %w", d.dir, err)
+		}
+	}
+	if create && sv.walInfo != nil {
+		// An empty wal.db alone: the first Open of this store was cut
+		// short. The file holds nothing; make it again.
+		d.logger.Warn("dualdb: wal.db is empty and the directory holds nothing else: creating the store again (a first Open was cut short)", "dir", d.dir)
+		if err := os.Remove(d.walPath()); err != nil {
+			return fmt.Errorf("dualdb: remove empty %s: %w", d.walPath(), err)
 		}
 	}
 	d.log, err = wal.Open(d.walPath(), &wal.Options{NoSync: d.opts.NoSync, ReadOnly: d.opts.ReadOnly})
@@ -51,21 +75,20 @@ func (d *DB) open() (err error) {
 		return err
 	}
 	if !ok {
-		if d.opts.ReadOnly {
-			return fmt.Errorf("dualdb: %s is not an initialized store", d.dir)
-		}
-		if first, _, n, err := d.log.Bounds(); err != nil {
+		if err := d.checkNoMeta(sv); err != nil {
 			return err
-		} else if n > 0 {
-			return dberr.AtVersion(d.walPath(), first, "WAL holds %d records but no store meta data", n)
+		}
+		if d.opts.ReadOnly {
+			return fmt.Errorf("%w: %s", ErrNotStore, d.dir)
 		}
 		if meta, err = d.initMeta(); err != nil {
 			return err
 		}
 	}
 	d.applyMeta(meta)
+	d.warnStrangers(meta, sv)
 	if !d.opts.ReadOnly {
-		if err := d.removeLeftovers(meta); err != nil {
+		if meta, err = d.removeLeftovers(meta, sv); err != nil {
 			return err
 		}
 	}
@@ -92,6 +115,7 @@ func (d *DB) open() (err error) {
 	d.assigned = last
 	d.published.Store(&state{version: last, view: d.pending})
 	d.ckpt.snapshots = meta.Snapshots
+	d.ckpt.unlisted = meta.Unlisted
 	elapsed := time.Since(start)
 	d.stats.recovery.Store(int64(elapsed))
 	if d.obs != nil {
@@ -122,31 +146,60 @@ func (d *DB) applyMeta(meta Meta) {
 
 // openOffline opens the store in dir for Verify and Inspect: wal.db
 // read-only and its meta data, in a DB shell with no trees and no
-// goroutines. notStore is returned, wrapped, when wal.db holds no meta
-// data. The caller closes d.log.
-func openOffline(dir string) (*DB, Meta, error) {
+// goroutines. It returns the directory's survey too, with a nil DB when
+// wal.db cannot be opened, and ErrNotStore, wrapped, when wal.db holds no
+// meta data. The caller closes d.log when d is not nil.
+func openOffline(dir string) (*DB, Meta, *dirSurvey, error) {
 	d := &DB{dir: dir, opts: (&Options{ReadOnly: true}).withDefaults(), logger: discardLogger()}
-	if _, err := os.Stat(d.walPath()); err != nil {
-		return nil, Meta{}, err
+	sv, err := surveyDir(d.opts.FS, dir)
+	if err != nil {
+		return nil, Meta{}, nil, err
+	}
+	if !sv.exists {
+		return nil, Meta{}, sv, fmt.Errorf("%w: %s: %w", ErrNotStore, dir, os.ErrNotExist)
+	}
+	create, err := sv.walProblem(dir)
+	if err == nil && create {
+		err = sv.notStoreYet(dir)
+	}
+	if err != nil {
+		return nil, Meta{}, sv, err
 	}
 	log, err := wal.Open(d.walPath(), &wal.Options{ReadOnly: true})
 	if err != nil {
-		return nil, Meta{}, err
+		return nil, Meta{}, sv, err
 	}
 	d.log = log
 	meta, ok, err := d.readMeta()
 	if err == nil && !ok {
-		err = fmt.Errorf("%w: %s", errNotStore, dir)
+		if err = d.checkNoMeta(sv); err == nil {
+			err = fmt.Errorf("%w: %s: wal.db holds no store meta data", ErrNotStore, dir)
+		}
 	}
 	if err != nil {
-		return d, Meta{}, err
+		return d, Meta{}, sv, err
 	}
 	d.applyMeta(meta)
-	return d, meta, nil
+	return d, meta, sv, nil
 }
 
-// errNotStore says a wal.db holds no store meta data.
-var errNotStore = errors.New("dualdb: no store meta data: not an initialized dualdb store")
+// checkNoMeta is called when wal.db holds no meta data. That is a store
+// whose creation stopped before its meta data was written, unless the WAL
+// holds records or the directory holds a store's other files: then the
+// meta data was lost, and ErrCorrupt says so.
+func (d *DB) checkNoMeta(sv *dirSurvey) error {
+	first, _, n, err := d.log.Bounds()
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return dberr.AtVersion(d.walPath(), first, "WAL holds %d records but no store meta data", n)
+	}
+	if sv.hasStoreData() {
+		return dberr.AtOffset(d.walPath(), -1, "no store meta data, but the directory holds a store's files (%s); run `dualdb repair %s` to rebuild wal.db from the newest snapshot", listNames(sv.own), d.dir)
+	}
+	return nil
+}
 
 // replay applies the WAL records after version from to head and returns
 // the last version. Replaying a record that does not apply (a conflict, a

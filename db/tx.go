@@ -98,6 +98,14 @@ func (d *DB) checkSizes(key, index, value []byte) error {
 // Update returns nil, the transaction is durable (unless Options.NoSync)
 // and visible to readers; readers never see part of it. A transaction that
 // changes nothing takes no version.
+//
+// fn must not call the DB's write methods (Put, Delete, Update): they take
+// the writer lock that Update holds while fn runs, so such a call
+// deadlocks, as a nested bbolt Update does. Use tx's methods instead. Update cannot detect the
+// mistake cheaply: Go gives a goroutine no identity to compare, and a
+// lock attempt that finds the writer lock held cannot tell fn's own call
+// from another goroutine's Update waiting its turn, so refusing would
+// break ordinary concurrent writers.
 func (d *DB) Update(fn func(tx *Tx) error) (err error) {
 	if d.closed.Load() {
 		return ErrClosed

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/dualdb/dualdb/btreeidx"
 	"github.com/dualdb/dualdb/snapshot"
@@ -19,7 +20,7 @@ type Finding struct {
 	File    string // path of the file concerned
 	Offset  int64  // byte offset in File, -1 if the position is a version or unknown
 	Version uint64 // version concerned, 0 if none
-	Check   string // short kind: "meta", "snapshot", "snapshot-store-id", "snapshot-index", "snapshot-missing", "wal", "wal-reach", "open", "invariant"
+	Check   string // short kind: "meta", "snapshot", "snapshot-store-id", "snapshot-index", "snapshot-missing", "snapshot-unlisted", "snapshot-dir", "wal", "wal-reach", "open", "invariant"
 	Reason  string
 }
 
@@ -110,7 +111,7 @@ func (v *verifier) tick(n int64) {
 // for what stops the check itself (a missing or locked store).
 func Verify(dir string, opts *VerifyOptions) (rep *VerifyReport, err error) {
 	v := newVerifier(dir, opts)
-	d, meta, err := openOffline(dir)
+	d, meta, sv, err := openOffline(dir)
 	if d != nil {
 		defer func() {
 			if cerr := d.log.Close(); cerr != nil && err == nil {
@@ -122,12 +123,27 @@ func Verify(dir string, opts *VerifyOptions) (rep *VerifyReport, err error) {
 	switch {
 	case d == nil && errors.As(err, &ce):
 		v.addErr("wal", filepath.Join(dir, WALFile), err)
+		v.checkSnapDir(dir, sv)
 		return v.rep, nil
+	case d == nil && errors.Is(err, ErrNotStore):
+		return nil, err
 	case d == nil:
 		return nil, fmt.Errorf("dualdb: verify %s: %w", dir, err)
-	case err != nil:
+	case err != nil && errors.Is(err, ErrCorrupt):
 		v.addErr("meta", d.walPath(), err)
+		v.checkSnapDir(dir, sv)
 		return v.rep, nil
+	case err != nil:
+		return nil, fmt.Errorf("dualdb: verify %s: %w", dir, err)
+	}
+	if v.checkSnapDir(dir, sv) {
+		return v.rep, nil
+	}
+	for _, rel := range strangers(meta, sv) {
+		if sv.kinds[rel] == KindSnapshot {
+			v.add(Finding{File: filepath.Join(dir, rel), Offset: -1, Check: "snapshot-unlisted",
+				Reason: "named like a snapshot, but wal.db's meta does not list it: Open neither loads nor removes it (an operator's copy, another store's file, or a snapshot newer than this wal.db)"})
+		}
 	}
 	first, last, n, err := d.log.Bounds()
 	if err != nil {
@@ -169,6 +185,19 @@ func Verify(dir string, opts *VerifyOptions) (rep *VerifyReport, err error) {
 	}
 	return v.rep, nil
 }
+
+// checkSnapDir reports snap/ that is not a directory or cannot be
+// listed, and returns whether it did.
+func (v *verifier) checkSnapDir(dir string, sv *dirSurvey) bool {
+	if sv == nil || sv.snapErr == nil {
+		return false
+	}
+	v.add(Finding{File: filepath.Join(dir, SnapDir), Offset: -1, Check: "snapshot-dir", Reason: errText(sv.snapErr)})
+	return true
+}
+
+// errText is err's message without the package prefix.
+func errText(err error) string { return strings.ReplaceAll(err.Error(), "dualdb: ", "") }
 
 func newVerifier(dir string, opts *VerifyOptions) *verifier {
 	v := &verifier{rep: &VerifyReport{Dir: dir}}
@@ -283,8 +312,8 @@ func VerifySnapshot(path string, opts *VerifyOptions) (*VerifyReport, error) {
 // Info describes a store on disk, as Inspect reads it.
 type Info struct {
 	Dir          string
-	StoreID      string // hex
-	Format       uint32
+	StoreID      string // hex; from the newest snapshot that verifies when wal.db is damaged, empty if none
+	Format       uint32 // 0 when wal.db's meta data cannot be read
 	MaxKeySize   int    // fixed at creation
 	MaxValueSize int    // fixed at creation
 	Version      uint64 // last version: of the loaded state, or on disk (WAL or newest snapshot) if it does not load
@@ -293,6 +322,7 @@ type Info struct {
 	WAL          WALInfo
 	Snapshots    []SnapshotInfo
 	Files        []FileInfo
+	Strangers    []string // files dualdb did not write or cannot prove it wrote, relative to Dir: left alone
 }
 
 // WALInfo describes wal.db.
@@ -324,11 +354,13 @@ type FileInfo struct {
 // wal.db's meta data says, the WAL's extent, every snapshot file (checked)
 // and the files with their sizes. It also rebuilds the state, as a
 // read-only Open does, to count the records; a store that does not load
-// is still described, with the reason in LoadError. It fails with
-// ErrLocked while a writer holds the store, and when wal.db or its meta
-// data cannot be read at all.
+// is still described, with the reason in LoadError. A store whose wal.db
+// is missing or damaged is described from what is left (its snapshot
+// files), with the reason in LoadError. It fails with ErrLocked while a
+// writer holds the store, with ErrNotStore when dir is not a store, and on
+// I/O errors.
 func Inspect(dir string) (info *Info, err error) {
-	d, meta, err := openOffline(dir)
+	d, meta, sv, err := openOffline(dir)
 	if d != nil {
 		defer func() {
 			if cerr := d.log.Close(); cerr != nil && err == nil {
@@ -336,8 +368,14 @@ func Inspect(dir string) (info *Info, err error) {
 			}
 		}()
 	}
+	if err != nil && sv != nil && errors.Is(err, ErrCorrupt) {
+		return inspectDamaged(dir, sv, err)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if sv.snapErr != nil {
+		return inspectDamaged(dir, sv, sv.snapErr)
 	}
 	info = &Info{
 		Dir: dir, StoreID: hex.EncodeToString(meta.StoreID[:]), Format: meta.Format,
@@ -378,7 +416,44 @@ func Inspect(dir string) (info *Info, err error) {
 		}
 		info.Snapshots = append(info.Snapshots, s)
 	}
-	err = filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
+	info.Strangers = strangers(meta, sv)
+	info.Files, err = listFiles(dir)
+	return info, err
+}
+
+// inspectDamaged describes a store whose wal.db (or snap/) cannot be
+// read: the snapshot files found in snap/, checked, and every file.
+func inspectDamaged(dir string, sv *dirSurvey, cause error) (*Info, error) {
+	info := &Info{Dir: dir, Records: -1, LoadError: cause.Error(), Strangers: slices.Clone(sv.foreign)}
+	info.WAL.File = filepath.Join(dir, WALFile)
+	if sv.walInfo != nil && sv.walInfo.Mode().IsRegular() {
+		info.WAL.Bytes = sv.walInfo.Size()
+	}
+	d := &DB{dir: dir, opts: (&Options{ReadOnly: true}).withDefaults()}
+	for _, ver := range sv.snapshotFiles() {
+		path := filepath.Join(d.snapPath(), snapshot.FileName(ver))
+		si, err := snapshot.Verify(path, d.snapOptions())
+		s := SnapshotInfo{File: path, Version: ver, Bytes: si.FileSize, Records: si.Count, RawBytes: si.RawBytes}
+		if si.RawBytes > 0 {
+			s.Ratio = float64(si.FileSize) / float64(si.RawBytes)
+		}
+		if err != nil {
+			s.Err = err.Error()
+		} else if h, herr := snapshot.ReadHeader(path, d.snapOptions()); herr == nil {
+			info.StoreID = hex.EncodeToString(h.StoreID[:])
+			info.Version = max(info.Version, ver)
+		}
+		info.Snapshots = append(info.Snapshots, s)
+	}
+	var err error
+	info.Files, err = listFiles(dir)
+	return info, err
+}
+
+// listFiles returns every file under dir with its size, sorted by name.
+func listFiles(dir string) ([]FileInfo, error) {
+	var files []FileInfo
+	err := filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
 		}
@@ -387,9 +462,9 @@ func Inspect(dir string) (info *Info, err error) {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, path)
-		info.Files = append(info.Files, FileInfo{Name: rel, Bytes: st.Size()})
+		files = append(files, FileInfo{Name: rel, Bytes: st.Size()})
 		return nil
 	})
-	sort.Slice(info.Files, func(i, j int) bool { return info.Files[i].Name < info.Files[j].Name })
-	return info, err
+	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	return files, err
 }

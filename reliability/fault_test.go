@@ -17,6 +17,7 @@ import (
 	"github.com/dualdb/dualdb/internal/crashtest"
 	"github.com/dualdb/dualdb/internal/crashtest/faultfs"
 	"github.com/dualdb/dualdb/snapshot"
+	bolt "go.etcd.io/bbolt"
 )
 
 // faultTotals are the figures of the fault-injection tests.
@@ -340,8 +341,8 @@ var openFaults = []faultfs.Op{
 }
 
 // TestFault_Open is issue 5 part 3 for Open: a store left with a stale
-// temporary file and an unlisted snapshot (what a crash mid-checkpoint
-// leaves) is opened with the Nth operation of each kind failing. Open
+// temporary file and a snapshot meta records as in progress but does not
+// list (what a crash mid-checkpoint leaves) is opened with the Nth operation of each kind failing. Open
 // either fails with the error or succeeds with every acknowledged commit;
 // in both cases the next clean Open recovers everything and leaves no
 // temporary file.
@@ -364,6 +365,18 @@ func TestFault_Open(t *testing.T) {
 	}
 	if err := os.WriteFile(filepath.Join(tmpl, db.SnapDir, snapshot.FileName(999998)), data, 0o600); err != nil {
 		t.Fatal(err)
+	}
+	// A checkpoint records its file in meta as in progress before it
+	// writes it; that record is what lets Open remove the file.
+	bdb, err := bolt.Open(filepath.Join(tmpl, db.WALFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("snapshots_unlisted"), []byte("[999998]"))
+	})
+	if cerr := bdb.Close(); err != nil || cerr != nil {
+		t.Fatal(err, cerr)
 	}
 	misclassified := 0
 	for _, op := range openFaults {

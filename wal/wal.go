@@ -5,7 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"io/fs"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/dualdb/dualdb/internal/dberr"
@@ -56,6 +59,7 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 	// descriptor would hold the lock and make every later Open ErrLocked.
 	var file *os.File
 	var bdb *bolt.DB
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			closeAfterPanic(bdb, file)
@@ -69,11 +73,23 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 	if timeout == 0 {
 		timeout = 500 * time.Millisecond
 	}
-	if opts.ReadOnly {
-		if _, err := os.Stat(path); err != nil {
-			return nil, dberr.WrapFile("wal", "open", path, err)
+	st, statErr := os.Stat(path)
+	existed := statErr == nil
+	switch {
+	case opts.ReadOnly && statErr != nil:
+		return nil, dberr.WrapFile("wal", "open", path, statErr)
+	case existed && !st.Mode().IsRegular():
+		return nil, dberr.AtOffset(path, -1, "not a regular file (%s)", st.Mode().Type())
+	case existed && st.Size() == 0:
+		// bbolt would take an empty file for a new one and initialize it.
+		return nil, dberr.AtOffset(path, 0, "empty file (0 bytes)")
+	}
+	if existed {
+		if err := checkSize(path, st.Size()); err != nil {
+			return nil, err
 		}
-	} else if _, err := os.Stat(path); err == nil {
+	}
+	if existed && !opts.ReadOnly {
 		if err := precheck(path, timeout); err != nil {
 			return nil, err
 		}
@@ -101,10 +117,19 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
 			return nil, dberr.AtOffset(path, 0, "bbolt: %v", err)
 		}
+		var pe *fs.PathError
+		if existed && !errors.As(err, &pe) {
+			// Not an I/O error on the file: bbolt refused its contents
+			// ("file size too small", a bad page size...). The file is
+			// not a WAL this package wrote, or no longer whole.
+			return nil, dberr.AtOffset(path, 0, "not a valid bbolt file: %v", err)
+		}
 		return nil, dberr.WrapFile("wal", "open", path, err)
 	}
 	l := &Log{db: db, path: path}
-	if !opts.ReadOnly {
+	if !opts.ReadOnly && !l.hasBuckets() {
+		// Only a new file lacks them: a read-write Open of an existing
+		// log writes nothing.
 		err = db.Update(func(tx *bolt.Tx) error {
 			if _, err := tx.CreateBucketIfNotExists(logBucket); err != nil {
 				return err
@@ -120,8 +145,26 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 	return l, nil
 }
 
+// hasBuckets reports whether the log and meta buckets exist.
+func (l *Log) hasBuckets() (ok bool) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	_ = l.db.View(func(tx *bolt.Tx) error {
+		ok = tx.Bucket(logBucket) != nil && tx.Bucket(metaBucket) != nil
+		return nil
+	})
+	return ok
+}
+
 // guard turns a panic raised inside bbolt into a corruption error naming
-// the file. bbolt panics when it meets a damaged page (a bad page id, a
+// the file. Every method that reads the mapped file also turns memory
+// faults into panics (debug.SetPanicOnFault) for its duration: a damaged
+// page can point bbolt at an address outside the mapping, which would
+// otherwise kill the process. bbolt panics when it meets a damaged page (a bad page id, a
 // page of the wrong type); a store must report that, not crash its host.
 // bbolt rolls its transaction back before the panic reaches us.
 func (l *Log) guard(err *error) {
@@ -150,6 +193,7 @@ func precheck(path string, timeout time.Duration) (err error) {
 			err = cerr
 		}
 	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer l.guard(&err)
 	return db.View(func(tx *bolt.Tx) error {
 		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
@@ -203,6 +247,7 @@ func (l *Log) keyVersion(k []byte) (uint64, error) {
 // Bounds returns the first and last version in the log and the number of
 // records; all zero for an empty log.
 func (l *Log) Bounds() (first, last uint64, n int, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer l.guard(&err)
 	err = l.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(logBucket)
@@ -234,6 +279,7 @@ func (l *Log) Bounds() (first, last uint64, n int, err error) {
 // in the log, or the version the log starts after when it is empty).
 // An error leaves the outcome unknown: do not retry.
 func (l *Log) Append(after uint64, entries []Entry) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer l.guard(&err)
 	want := after + 1
 	for _, e := range entries {
@@ -277,6 +323,7 @@ func (l *Log) Append(after uint64, entries []Entry) (err error) {
 // an error Replay stops and returns it. Replay returns the last version
 // replayed, or from-1 if there was none.
 func (l *Log) Replay(from uint64, fn func(version uint64, ops []Op) error) (last uint64, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer l.guard(&err)
 	last = from - 1
 	err = l.db.View(func(tx *bolt.Tx) error {
@@ -310,6 +357,7 @@ func (l *Log) Replay(from uint64, fn func(version uint64, ops []Op) error) (last
 // Truncate deletes every record with a version <= upTo, in transactions of
 // a bounded size.
 func (l *Log) Truncate(upTo uint64) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer l.guard(&err)
 	const chunk = 10000
 	for {
@@ -351,6 +399,7 @@ func (l *Log) Sync() error { return l.wrap("sync", l.db.Sync()) }
 
 // GetMeta returns a copy of the meta value under key, or nil.
 func (l *Log) GetMeta(key string) (_ []byte, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer l.guard(&err)
 	var out []byte
 	err = l.db.View(func(tx *bolt.Tx) error {
@@ -368,6 +417,7 @@ func (l *Log) GetMeta(key string) (_ []byte, err error) {
 
 // PutMeta stores the given meta values in one durable transaction.
 func (l *Log) PutMeta(kv map[string][]byte) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer l.guard(&err)
 	err = l.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(metaBucket)
@@ -379,4 +429,70 @@ func (l *Log) PutMeta(kv map[string][]byte) (err error) {
 		return nil
 	})
 	return l.wrap("write meta of", err)
+}
+
+// bbolt's meta page, as far as checkSize reads it: a 16-byte page header,
+// then magic, version, page size, flags (4 bytes each), the root bucket
+// (16), the freelist page id, the high-water page id, the transaction id
+// (8 each) and an FNV-64a checksum of the meta bytes before it.
+const (
+	boltMagic        = 0xED0CDAED
+	boltMetaOff      = 16
+	boltMetaSumOff   = boltMetaOff + 56
+	boltMetaPageSize = boltMetaOff + 8
+	boltMetaPgid     = boltMetaOff + 40
+	boltMetaTxid     = boltMetaOff + 48
+)
+
+// checkSize refuses a file shorter than its bbolt meta pages say it is.
+// bbolt maps the file and would read pages past its end, which kills the
+// process with SIGBUS instead of returning an error: a truncated wal.db
+// must be reported as corruption before bbolt touches it. A file whose
+// meta pages are both invalid is left to bbolt, which reports that.
+func checkSize(path string, size int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	read := func(off int64) (pageSize uint32, pages, txid uint64, ok bool) {
+		var b [boltMetaSumOff + 8]byte
+		if _, err := f.ReadAt(b[:], off); err != nil {
+			return 0, 0, 0, false
+		}
+		m := b[boltMetaOff:]
+		if binary.LittleEndian.Uint32(m) != boltMagic {
+			return 0, 0, 0, false
+		}
+		h := fnv.New64a()
+		h.Write(b[boltMetaOff:boltMetaSumOff])
+		if h.Sum64() != binary.LittleEndian.Uint64(b[boltMetaSumOff:]) {
+			return 0, 0, 0, false
+		}
+		return binary.LittleEndian.Uint32(b[boltMetaPageSize:]), binary.LittleEndian.Uint64(b[boltMetaPgid:]),
+			binary.LittleEndian.Uint64(b[boltMetaTxid:]), true
+	}
+	ps0, pages0, tx0, ok0 := read(0)
+	off1 := int64(os.Getpagesize())
+	if ok0 {
+		off1 = int64(ps0)
+	}
+	ps1, pages1, tx1, ok1 := read(off1)
+	var ps uint32
+	var pages uint64
+	switch {
+	case ok0 && (!ok1 || tx0 >= tx1):
+		ps, pages = ps0, pages0
+	case ok1:
+		ps, pages = ps1, pages1
+	default:
+		return nil
+	}
+	if ps == 0 || pages > uint64(1<<62)/uint64(ps) {
+		return dberr.AtOffset(path, 0, "bbolt meta page: impossible size: %d pages of %d bytes", pages, ps)
+	}
+	if need := int64(pages) * int64(ps); size < need {
+		return dberr.AtOffset(path, size, "truncated: the file is %d bytes, its bbolt meta page says %d pages of %d bytes (%d bytes)", size, pages, ps, need)
+	}
+	return nil
 }

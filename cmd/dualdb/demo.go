@@ -67,7 +67,7 @@ verify and prints the inspect summary.`,
 
 // demoMarker is the file demo writes into a store it made, holding the
 // store's id in hex: demo replaces only a store that carries it.
-const demoMarker = ".dualdb-demo"
+const demoMarker = db.DemoMarkerFile
 
 // prepareDemoDir makes dir ready for a new demo store. A missing or empty
 // directory is used as it is. A store demo made before (its marker names

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -23,9 +24,12 @@ fixed when it was created, its last version and record count, the WAL
 records, compression ratio, and whether it passes its check) and every file
 with its size.
 
-inspect never writes. It loads the store read-only to count the records, so
-it fails on a store that cannot be loaded (run verify for the details) and
-on a store held by a writer.`,
+inspect never writes. It loads the store read-only to count the records; a
+store that does not load, or whose wal.db is missing or damaged, is still
+described from what is there, with the reason (run verify for the details,
+repair to rebuild a lost wal.db). Files dualdb did not write are listed as
+such. It fails on a directory that is not a store and on a store held by a
+writer.`,
 		Example: `  dualdb inspect ./dualdb-demo
   dualdb inspect ./dualdb-demo --json`,
 		Args: cobra.ExactArgs(1),
@@ -51,6 +55,7 @@ type inspectJSON struct {
 	WAL          walJSON        `json:"wal"`
 	Snapshots    []snapshotJSON `json:"snapshots"`
 	Files        []fileJSON     `json:"files"`
+	Strangers    []string       `json:"not_dualdb_files"` // files dualdb did not write or cannot prove it wrote
 }
 
 type walJSON struct {
@@ -77,7 +82,7 @@ type fileJSON struct {
 }
 
 func runInspect(stdout io.Writer, dir string, asJSON bool) error {
-	if err := requireStore(dir); err != nil {
+	if err := requireDir(dir); err != nil {
 		return err
 	}
 	info, err := db.Inspect(dir)
@@ -99,6 +104,7 @@ func toInspectJSON(info *db.Info) inspectJSON {
 			Records: info.WAL.Records, Bytes: info.WAL.Bytes},
 		Snapshots: []snapshotJSON{},
 		Files:     []fileJSON{},
+		Strangers: append([]string{}, info.Strangers...),
 	}
 	for _, s := range info.Snapshots {
 		out.Snapshots = append(out.Snapshots, snapshotJSON{File: s.File, Version: s.Version, Bytes: s.Bytes,
@@ -132,17 +138,26 @@ func printInspect(w io.Writer, info *db.Info, indent string) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	row := func(format string, args ...any) { fmt.Fprintf(tw, indent+format+"\n", args...) }
 	row("store\t%s", info.Dir)
-	row("store id\t%s", info.StoreID)
-	row("format\t%d", info.Format)
-	row("created with\tmax key size %s, max value size %s", size(int64(info.MaxKeySize)), size(int64(info.MaxValueSize)))
+	switch {
+	case info.Format != 0:
+		row("store id\t%s", info.StoreID)
+		row("format\t%d", info.Format)
+		row("created with\tmax key size %s, max value size %s", size(int64(info.MaxKeySize)), size(int64(info.MaxValueSize)))
+	case info.StoreID != "":
+		row("store id\t%s (from the newest snapshot that verifies; wal.db cannot be read)", info.StoreID)
+	default:
+		row("store id\tunknown: wal.db cannot be read and no snapshot verifies")
+	}
 	row("version\t%d", info.Version)
 	if info.LoadError != "" {
-		row("records\tunknown: the store does not load (run dualdb verify): %s", info.LoadError)
+		row("records\tunknown: the store does not load (run dualdb verify): %s", errText(errors.New(info.LoadError)))
 	} else {
 		row("records\t%s", count(info.Records))
 	}
 	wal := relTo(info.Dir, info.WAL.File)
-	if info.WAL.Records == 0 {
+	if info.Format == 0 {
+		row("WAL\t%s: cannot be read, %s", wal, size(info.WAL.Bytes))
+	} else if info.WAL.Records == 0 {
 		row("WAL\t%s: empty, %s", wal, size(info.WAL.Bytes))
 	} else {
 		row("WAL\t%s: versions %d-%d, %s, %s", wal, info.WAL.First, info.WAL.Last,
@@ -169,6 +184,9 @@ func printInspect(w io.Writer, info *db.Info, indent string) error {
 	var total int64
 	for _, f := range info.Files {
 		total += f.Bytes
+	}
+	if len(info.Strangers) > 0 {
+		row("not dualdb's\t%s (left alone)", strings.Join(info.Strangers, ", "))
 	}
 	row("files\t%s, %s", plural(len(info.Files), "file", "files"), size(total))
 	if err := tw.Flush(); err != nil {

@@ -64,6 +64,11 @@ func requireStore(dir string) error {
 		return userErr(fs.ErrInvalid, "%s is not a directory", dir)
 	}
 	if _, err := os.Stat(filepath.Join(dir, db.WALFile)); errors.Is(err, fs.ErrNotExist) {
+		// A read-only Open writes nothing and says whether this is a
+		// store that lost its wal.db (ErrCorrupt) or not a store at all.
+		if _, oerr := db.Open(dir, &db.Options{ReadOnly: true, Logger: slog.New(slog.DiscardHandler)}); oerr != nil {
+			return openErr(dir, oerr)
+		}
 		return userErr(err, "%s is not a dualdb store: it has no %s", dir, db.WALFile)
 	} else if err != nil {
 		return userErr(err, "%s: %s", dir, errText(err))

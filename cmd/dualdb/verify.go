@@ -105,7 +105,7 @@ func runVerify(stdout, stderr io.Writer, target string, o verifyFlags) error {
 		}
 		rep, err = db.VerifySnapshot(target, opts)
 	} else {
-		if err := requireStore(target); err != nil {
+		if err := requireDir(target); err != nil {
 			return err
 		}
 		rep, err = db.Verify(target, opts)
@@ -177,6 +177,11 @@ func printVerify(w io.Writer, rep *db.VerifyReport, target string, single bool, 
 			return err
 		}
 	}
+	if !single && !rep.Loaded && repairable(target) {
+		if _, err := fmt.Fprintf(w, "wal.db is lost or damaged: `dualdb repair %s` prints how it would rebuild it from the newest snapshot that verifies\n", target); err != nil {
+			return err
+		}
+	}
 	if maxFindings == 0 {
 		maxFindings = 1000
 	}
@@ -203,4 +208,11 @@ func printVerify(w io.Writer, rep *db.VerifyReport, target string, single bool, 
 		_, err = fmt.Fprintf(w, "verify %s: %s (%s)\n", target, plural(n, "finding", "findings"), checked)
 	}
 	return err
+}
+
+// repairable reports whether `dualdb repair` has a plan for the store in
+// dir (planning writes nothing).
+func repairable(dir string) bool {
+	_, err := db.PlanRepair(dir)
+	return err == nil
 }
