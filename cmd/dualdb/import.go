@@ -321,7 +321,19 @@ func prepareImportDir(dir string) (*importTarget, error) {
 		}
 	}
 	return nil, userErr(fs.ErrExist, "import: %s is not empty and is not a dualdb store (it holds %s and no %s); "+
-		"import creates a store only in a new or empty directory", dir, entries[0].Name(), db.WALFile)
+		"import creates a store only in a new or empty directory", dir, namesOf(entries, 5), db.WALFile)
+}
+
+// namesOf lists the names of up to max entries, and how many more there are.
+func namesOf(entries []os.DirEntry, max int) string {
+	var names []string
+	for i, e := range entries {
+		if i == max {
+			return fmt.Sprintf("%s and %d more", strings.Join(names, ", "), len(entries)-max)
+		}
+		names = append(names, e.Name())
+	}
+	return strings.Join(names, ", ")
 }
 
 // undo removes what import created if it created the store, and adds to
