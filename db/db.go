@@ -66,6 +66,8 @@ type DB struct {
 	oc   orderChecker
 
 	stats counters
+
+	live liveState // operator socket and the limits of Handler (admin.go, socket.go)
 }
 
 // counters are the running totals behind Stats.
@@ -133,6 +135,7 @@ func (d *DB) Close() error {
 	}
 	d.closing = true
 	d.mu.Unlock()
+	d.stopAdmin()
 	d.oc.stop()
 	d.ckpt.stop()
 	d.cm.stop()

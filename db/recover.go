@@ -26,7 +26,7 @@ func (d *DB) open() (err error) {
 			return fmt.Errorf("dualdb: create %s: %w", d.dir, err)
 		}
 	}
-	d.log, err = wal.Open(d.walPath(), &wal.Options{NoSync: d.opts.NoSync, ReadOnly: d.opts.ReadOnly})
+	d.log, err = wal.Open(d.walPath(), d.walOptions())
 	if err != nil {
 		return err
 	}
@@ -100,9 +100,13 @@ func (d *DB) open() (err error) {
 			Version: last, Records: d.pending.Len(), Duration: elapsed,
 		})
 	}
+	if err := d.releaseReadOnly(); err != nil {
+		return err
+	}
 	if !d.opts.ReadOnly {
 		d.startCommitter()
 		d.ckpt.start(d)
+		d.startAdmin()
 	}
 	d.startOrderCheck()
 	return nil

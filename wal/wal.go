@@ -31,7 +31,9 @@ type Options struct {
 	// ReadOnly opens the file with a shared lock and refuses writes.
 	ReadOnly bool
 	// LockTimeout is how long Open waits for the file lock before it
-	// returns ErrLocked. 0 means 500ms.
+	// returns ErrLocked. 0 means 500ms. A writer gives up after about
+	// 250ms when the holder is a writer, and waits the whole timeout while
+	// only read-only opens hold the file.
 	LockTimeout time.Duration
 	// Mode is the permission of a new file. 0 means 0600.
 	Mode os.FileMode
@@ -52,8 +54,9 @@ type Log struct {
 	path string
 }
 
-// Open opens or creates the log at path.
-func Open(path string, opts *Options) (_ *Log, err error) {
+// openOnce opens or creates the log at path, waiting at most timeout for
+// the file lock.
+func openOnce(path string, opts *Options, timeout time.Duration) (_ *Log, err error) {
 	// bbolt panics on some damaged pages while opening. Keep the file it
 	// opens so that a recovered panic can still close it: an open
 	// descriptor would hold the lock and make every later Open ErrLocked.
@@ -65,13 +68,6 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 			err = dberr.AtOffset(path, -1, "bbolt found a damaged page while opening: %v", r)
 		}
 	}()
-	if opts == nil {
-		opts = &Options{}
-	}
-	timeout := opts.LockTimeout
-	if timeout == 0 {
-		timeout = 500 * time.Millisecond
-	}
 	mode := opts.Mode
 	if mode == 0 {
 		mode = 0o600
@@ -102,7 +98,7 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 	})
 	db := bdb
 	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+		return nil, lockedError(path, opts.ReadOnly)
 	}
 	if err != nil {
 		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
@@ -146,7 +142,7 @@ func (l *Log) guard(err *error) {
 func precheck(path string, timeout time.Duration) (err error) {
 	db, err := bolt.Open(path, 0, &bolt.Options{ReadOnly: true, Timeout: timeout})
 	if errors.Is(err, berrors.ErrTimeout) {
-		return fmt.Errorf("%w: %s", ErrLocked, path)
+		return lockedError(path, true) // a shared lock waits only for a writer
 	}
 	if err != nil {
 		return nil // the read-write Open below reports it
