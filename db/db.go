@@ -104,8 +104,8 @@ type Stats struct {
 // Open opens the store in dir, creating it (directory 0700, files 0600)
 // unless opts.ReadOnly is set. A nil opts means defaults. Open loads the
 // newest snapshot that verifies and replays the WAL after it. If another
-// DB holds the store Open returns ErrLocked after a short wait; it never
-// hangs.
+// DB holds the store Open returns ErrLocked after a bounded wait (see
+// Options.LockTimeout); it never hangs.
 func Open(dir string, opts *Options) (*DB, error) {
 	o := opts.withDefaults()
 	d := &DB{dir: dir, opts: o, logger: o.Logger, obs: o.Observer}
