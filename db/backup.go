@@ -113,13 +113,21 @@ func Restore(dir string, r io.Reader) (err error) {
 	}()
 	switch entries, rerr := os.ReadDir(dir); {
 	case isNotExist(rerr):
-		if err := os.MkdirAll(filepath.Dir(filepath.Clean(dir)), 0o700); err != nil {
-			return fmt.Errorf("dualdb: restore into %s: %w", dir, err)
+		// Create dir and its missing parents, outermost first, so that
+		// a failure removes them innermost first.
+		var missing []string
+		for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+			if _, err := os.Lstat(p); !isNotExist(err) || p == filepath.Dir(p) {
+				break
+			}
+			missing = append(missing, p)
 		}
-		if err := os.Mkdir(dir, 0o700); err != nil {
-			return fmt.Errorf("dualdb: restore into %s: %w", dir, err)
+		for i := len(missing) - 1; i >= 0; i-- {
+			if err := os.Mkdir(missing[i], 0o700); err != nil {
+				return fmt.Errorf("dualdb: restore into %s: %w", dir, err)
+			}
+			created = append(created, missing[i])
 		}
-		created = append(created, dir)
 	case rerr != nil:
 		return fmt.Errorf("dualdb: restore into %s: %w", dir, rerr)
 	case len(entries) > 0:

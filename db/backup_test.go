@@ -117,6 +117,10 @@ func TestBackup_UnderWrites(t *testing.T) {
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	var acked sync.Map // key -> version acknowledged (upper bound)
+	defer func() {
+		stop.Store(true)
+		wg.Wait()
+	}()
 	for w := range 4 {
 		wg.Go(func() {
 			for i := 0; !stop.Load(); i++ {
@@ -164,8 +168,6 @@ func TestBackup_UnderWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stop.Store(true)
-	wg.Wait()
 }
 
 // Restore refuses to mix into anything: an existing store, a non-empty
@@ -237,8 +239,8 @@ func TestRestore_DamagedBackup(t *testing.T) {
 			err := db.Restore(fresh, bytes.NewReader(c.b))
 			wantErr(t, "Restore of a bad backup", err, db.ErrCorrupt)
 			t.Logf("Restore: %v", err)
-			if _, err := os.Stat(fresh); !errors.Is(err, os.ErrNotExist) {
-				t.Fatalf("a failed Restore left %s: %v", fresh, err)
+			if _, err := os.Stat(filepath.Dir(fresh)); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("a failed Restore left %s: %v", filepath.Dir(fresh), err)
 			}
 			empty := filepath.Join(base, "empty")
 			if err := os.Mkdir(empty, 0o700); err != nil {

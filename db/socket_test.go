@@ -158,9 +158,9 @@ func TestSocket_PathTooLong(t *testing.T) {
 	}
 }
 
-// A directory where the socket cannot be made (here: the socket's name is
-// a directory) logs a warning and never fails Open.
-func TestSocket_ListenFails(t *testing.T) {
+// A socket that cannot be made (here: its name is taken by a directory)
+// logs a warning and never fails Open.
+func TestSocket_NameTakenByADirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	if err := os.MkdirAll(filepath.Join(dir, db.SocketFile, "x"), 0o700); err != nil {
 		t.Fatal(err)
