@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"sync/atomic"
@@ -137,7 +138,7 @@ func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for name := range q {
-		if !contains(rt.params, name) {
+		if !slices.Contains(rt.params, name) {
 			if len(rt.params) == 0 {
 				adminError(w, http.StatusBadRequest, "unknown parameter %q: %s takes none", name, r.URL.Path)
 			} else {
@@ -162,15 +163,6 @@ func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer d.live.inFlight.Add(-1)
 	rt.serve(d, w, r)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // parseQuery parses the query string strictly: a malformed one is an error,
@@ -572,16 +564,7 @@ func (d *DB) liveMeta() (Meta, error) {
 // stillListed reports whether meta still lists the snapshot of version v.
 func (d *DB) stillListed(v uint64) bool {
 	m, err := d.liveMeta()
-	return err != nil || contains64(m.Snapshots, v)
-}
-
-func contains64(list []uint64, v uint64) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
+	return err != nil || slices.Contains(m.Snapshots, v)
 }
 
 // liveVerify checks the open store without a lock and without copying it:
@@ -657,12 +640,11 @@ func (d *DB) verifyLiveWAL(v *verifier, m Meta) {
 			return
 		}
 		try := newVerifier(d.dir, &v.opts)
-		try.rep = &VerifyReport{}
 		try.checkWAL(d, m, first, last)
 		if len(try.rep.Findings) > 0 && attempt < 3 {
 			m2, err := d.liveMeta()
 			f2, _, _, err2 := d.log.Bounds()
-			if err == nil && err2 == nil && (f2 != first || fmt.Sprint(m2.Snapshots) != fmt.Sprint(m.Snapshots)) {
+			if err == nil && err2 == nil && (f2 != first || !slices.Equal(m2.Snapshots, m.Snapshots)) {
 				m = m2
 				continue
 			}
