@@ -66,6 +66,7 @@ type liveState struct {
 	inFlight atomic.Int32 // requests being served by Handler
 	backup   atomic.Bool  // a /v1/backup is running
 	srv      *adminServer // the socket's server, nil if none (socket.go)
+	absDir   string       // the store's directory, absolute, taken at Open
 }
 
 // Handler returns the operator API of d as an http.Handler, the same one d
@@ -209,11 +210,7 @@ type Status struct {
 func (d *DB) serveStatus(w http.ResponseWriter, _ *http.Request) {
 	v := d.Version()
 	setVersion(w, v)
-	dir, err := filepath.Abs(d.dir)
-	if err != nil {
-		dir = d.dir
-	}
-	writeJSON(w, http.StatusOK, Status{PID: os.Getpid(), Dir: dir, Version: v,
+	writeJSON(w, http.StatusOK, Status{PID: os.Getpid(), Dir: d.live.absDir, Version: v,
 		StoreID: hex.EncodeToString(d.storeID[:]), ReadOnly: d.opts.ReadOnly})
 }
 

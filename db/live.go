@@ -2,6 +2,7 @@ package db
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/dualdb/dualdb/wal"
 )
@@ -23,10 +24,16 @@ func (d *DB) walOptions() *wal.Options {
 	return o
 }
 
-// releaseReadOnly closes wal.db, and so drops its shared lock, once a
-// read-only open has loaded the store: it serves from memory afterwards
-// and must not keep a writer out. A writer keeps its file open.
-func (d *DB) releaseReadOnly() error {
+// loaded prepares live operations once the store is loaded: it records
+// the store's absolute directory (what /v1/status reports, whatever the
+// working directory becomes), and a read-only open closes wal.db, and so
+// drops its shared lock: it serves from memory afterwards and must not
+// keep a writer out. A writer keeps its file open.
+func (d *DB) loaded() error {
+	d.live.absDir = d.dir
+	if abs, err := filepath.Abs(d.dir); err == nil {
+		d.live.absDir = abs
+	}
 	if !d.opts.ReadOnly {
 		return nil
 	}

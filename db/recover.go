@@ -100,7 +100,7 @@ func (d *DB) open() (err error) {
 			Version: last, Records: d.pending.Len(), Duration: elapsed,
 		})
 	}
-	if err := d.releaseReadOnly(); err != nil {
+	if err := d.loaded(); err != nil {
 		return err
 	}
 	if !d.opts.ReadOnly {

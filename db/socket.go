@@ -47,7 +47,12 @@ func (d *DB) startAdmin() {
 	if d.opts.NoAdminSocket {
 		return
 	}
+	// An absolute path keeps working if the application changes its
+	// working directory; a relative one may fit where the absolute does not.
 	path := SocketPath(d.dir)
+	if abs := SocketPath(d.live.absDir); len(abs) <= maxSocketPath {
+		path = abs
+	}
 	if len(path) > maxSocketPath {
 		d.logger.Warn("dualdb: no operator socket: its path is too long for a Unix socket", "path", path, "bytes", len(path), "max", maxSocketPath)
 		return

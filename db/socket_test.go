@@ -178,6 +178,28 @@ func TestSocket_NameTakenByADirectory(t *testing.T) {
 	}
 }
 
+// A store opened by a relative path keeps its socket, and removes it at
+// Close, even when the working directory changes in between.
+func TestSocket_RelativeDir(t *testing.T) {
+	base := t.TempDir()
+	t.Chdir(base)
+	d, err := db.Open("store", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	path := db.SocketPath(filepath.Join(base, "store"))
+	if st := socketStatus(t, path); st.Dir != filepath.Join(base, "store") {
+		t.Fatalf("status dir = %q, want %q", st.Dir, filepath.Join(base, "store"))
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(path); !os.IsNotExist(err) {
+		t.Fatalf("socket still there after Close: %v", err)
+	}
+}
+
 func TestSocket_Off(t *testing.T) {
 	d := openTest(t, &db.Options{NoAdminSocket: true})
 	if _, err := os.Lstat(db.SocketPath(d.Dir())); !os.IsNotExist(err) {
