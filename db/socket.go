@@ -80,6 +80,7 @@ func (d *DB) startAdmin() {
 		d.logger.Warn("dualdb: no operator socket: cannot restrict its mode", "path", path, "err", err)
 		return
 	}
+	ln = &peerListener{Listener: ln, d: d}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &adminServer{
 		ln: ln, path: path, cancel: cancel, done: make(chan struct{}),
@@ -123,5 +124,27 @@ func (d *DB) stopAdmin() {
 		if err := os.Remove(a.path); err != nil {
 			d.logger.Warn("dualdb: cannot remove the operator socket", "path", a.path, "err", fmt.Sprint(err))
 		}
+	}
+}
+
+// peerListener drops connections from peers that peerAllowed refuses.
+type peerListener struct {
+	net.Listener
+	d *DB
+}
+
+// Accept implements net.Listener.
+func (l *peerListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if err := peerAllowed(c); err != nil {
+			l.d.logger.Warn("dualdb: operator socket: connection refused", "err", err)
+			_ = c.Close() // refused: nothing was read or written
+			continue
+		}
+		return c, nil
 	}
 }
