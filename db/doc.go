@@ -78,8 +78,9 @@
 // about it: Handler serves status, inspect, verify, get, scan, export,
 // backup and checkpoint over HTTP, and Open serves it on the Unix socket
 // dualdb.sock in the store directory (mode 0600, so only the owner's uid
-// and root can connect; no TCP listener unless the application mounts
-// Handler on its own server). Options.NoAdminSocket turns the socket off.
+// and root can connect, and on Linux the server checks the peer's uid as
+// well; no TCP listener unless the application mounts Handler on its own
+// server). Options.NoAdminSocket turns the socket off.
 // A failure to listen (a path too long for a socket, a read-only
 // directory) is logged and never fails Open; Close removes the socket,
 // and one left by a killed process is replaced by the next writer, which
