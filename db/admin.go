@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -125,7 +126,13 @@ func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d := h.d
 	rt, ok := adminRoutes[r.URL.Path]
 	if !ok {
-		adminError(w, http.StatusNotFound, "no such route %q; routes: /v1/status, /v1/inspect, /v1/verify, /v1/get, /v1/scan, /v1/export, /v1/backup, /v1/checkpoint", r.URL.Path)
+		hint := ""
+		if i := strings.Index(r.URL.Path, "/v1/"); i > 0 {
+			if _, known := adminRoutes[r.URL.Path[i:]]; known {
+				hint = fmt.Sprintf(" (is the handler mounted without http.StripPrefix(%q, ...)?)", r.URL.Path[:i])
+			}
+		}
+		adminError(w, http.StatusNotFound, "no such route %q%s; routes: /v1/status, /v1/inspect, /v1/verify, /v1/get, /v1/scan, /v1/export, /v1/backup, /v1/checkpoint", r.URL.Path, hint)
 		return
 	}
 	if r.Method != rt.method {

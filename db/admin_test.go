@@ -290,6 +290,7 @@ func TestHandler_BadRequests(t *testing.T) {
 		{"GET", "/v1/nothing", 404, `no such route "/v1/nothing"`},
 		{"GET", "/v2/status", 404, "no such route"},
 		{"GET", "/", 404, "no such route"},
+		{"GET", "/debug/dualdb/v1/status", 404, `mounted without http.StripPrefix("/debug/dualdb", ...)`},
 		{"POST", "/v1/status", 405, "/v1/status takes GET, not POST"},
 		{"GET", "/v1/checkpoint", 405, "takes POST"},
 		{"DELETE", "/v1/get?key=a", 405, "takes GET"},
