@@ -1,7 +1,10 @@
 package db_test
 
 import (
+	"bytes"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"testing"
 
@@ -85,6 +88,21 @@ func TestClose_EveryMethod(t *testing.T) {
 				t.Error("View called fn after Close")
 				return nil
 			}))
+		},
+		"Backup": func() {
+			var buf bytes.Buffer
+			_, err := d.Backup(&buf)
+			closedErr("Backup", err)
+			if buf.Len() != 0 {
+				t.Errorf("Backup after Close wrote %d bytes", buf.Len())
+			}
+		},
+		"Handler": func() {
+			rec := httptest.NewRecorder()
+			d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/v1/status", nil))
+			if rec.Code != http.StatusServiceUnavailable {
+				t.Errorf("Handler after Close: GET /v1/status = %d, want 503", rec.Code)
+			}
 		},
 		"Checkpoint": func() {
 			_, err := d.Checkpoint()

@@ -66,6 +66,8 @@ type DB struct {
 	oc   orderChecker
 
 	stats counters
+
+	live liveState // operator socket and the limits of Handler (admin.go, socket.go)
 }
 
 // counters are the running totals behind Stats.
@@ -102,8 +104,8 @@ type Stats struct {
 // Open opens the store in dir, creating it (directory 0700, files 0600)
 // unless opts.ReadOnly is set. A nil opts means defaults. Open loads the
 // newest snapshot that verifies and replays the WAL after it. If another
-// DB holds the store Open returns ErrLocked after a short wait; it never
-// hangs.
+// DB holds the store Open returns ErrLocked after a bounded wait (see
+// Options.LockTimeout); it never hangs.
 func Open(dir string, opts *Options) (*DB, error) {
 	o := opts.withDefaults()
 	d := &DB{dir: dir, opts: o, logger: o.Logger, obs: o.Observer}
@@ -127,8 +129,8 @@ func (d *DB) snapPath() string { return filepath.Join(d.dir, SnapDir) }
 // nil.
 //
 // After Close, every method that returns an error returns ErrClosed (Get,
-// GetByIndex, Put, Delete, Update, View, Checkpoint), and a Tx of an Update
-// that has returned does too. The methods with no error to return answer
+// GetByIndex, Put, Delete, Update, View, Checkpoint, Backup), and a Tx of
+// an Update that has returned does too; the Handler answers 503. The methods with no error to return answer
 // from memory, never from the closed files: Version, Stats and Snapshot
 // describe the last durable version (a Snapshot stays valid forever),
 // CheckOnline checks that version, and Dir returns the directory.
@@ -140,6 +142,7 @@ func (d *DB) Close() error {
 	}
 	d.closing = true
 	d.mu.Unlock()
+	d.stopAdmin()
 	d.oc.stop()
 	d.ckpt.stop()
 	d.cm.stop()

@@ -61,7 +61,9 @@
 // A store is a directory (mode 0700) holding wal.db (the WAL and the
 // store's meta data) and snap/ with the kept snapshot files (mode 0600).
 // bbolt's file lock keeps a second writer, in this process or another, out:
-// Open returns ErrLocked after a short wait instead of hanging. The on-disk
+// Open returns ErrLocked (wrapped by a *LockedError saying whether a writer
+// or read-only opens hold the store) instead of hanging. While a writer
+// holds the store, dualdb.sock is its operator socket. The on-disk
 // formats are documented in the wal and snapshot packages; Verify and the
 // dualdb command check a store without writing to it.
 //
@@ -77,12 +79,39 @@
 // one logged warning. A lost wal.db is rebuilt from the newest snapshot
 // only on request, by PlanRepair and Repair (`dualdb repair`).
 //
+// # Live operations
+//
+// A read-only Open holds wal.db's shared lock only while it loads the
+// store, then serves from memory: it never keeps a writer out for longer
+// than its load, and a writer's Open waits for such readers up to
+// Options.LockTimeout. Against a writer, Open fails fast with ErrLocked.
+//
+// The process that holds a store for writing answers operator requests
+// about it: Handler serves status, inspect, verify, get, scan, export,
+// backup and checkpoint over HTTP, and Open serves it on the Unix socket
+// dualdb.sock in the store directory (mode 0600, so only the owner's uid
+// and root can connect, and on Linux the server checks the peer's uid as
+// well; no TCP listener unless the application mounts Handler on its own
+// server). Options.NoAdminSocket turns the socket off.
+// A failure to listen (a path too long for a socket, a read-only
+// directory) is logged and never fails Open; Close removes the socket,
+// and one left by a killed process is replaced by the next writer, which
+// holds the lock. Requests read from a Snapshot and never block writers;
+// only POST /v1/checkpoint writes. They are bounded: at most
+// AdminMaxRequests at once, ScanMaxLimit records per scan, one backup at
+// a time, and a client that stops reading is cut off.
+//
+// Backup writes a verifiable snapshot file of one version to any
+// io.Writer without blocking writers or copying the store; Restore makes a
+// new store of one. VerifySnapshot checks a backup file on its own.
+//
 // # Caveats
 //
 // The whole store lives in memory (about 300 bytes per record with
 // 100-byte values, see BENCHMARKS.md); the files are for durability and
-// recovery. A read-only Open takes bbolt's shared lock, so it works beside
-// other readers but returns ErrLocked while a writer holds the store.
+// recovery. A read-only Open fails with ErrLocked while a writer holds the
+// store: ask the writer over its socket instead. Verify and Inspect hold
+// the shared lock for as long as they run.
 // Options.NoSync gives up durability for speed: a process crash loses
 // nothing acknowledged, but a power loss may lose the newest commits and
 // may leave wal.db damaged, which Open then reports.

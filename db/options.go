@@ -14,6 +14,7 @@ const (
 	DefaultKeepSnapshots   = 2        // snapshot files kept
 	DefaultMaxKeySize      = 64 << 10 // bytes, for keys and index keys
 	DefaultMaxValueSize    = 16 << 20 // bytes
+	DefaultLockTimeout     = 5 * time.Second
 )
 
 // Options configure Open. A nil *Options and zero fields mean defaults.
@@ -28,10 +29,24 @@ type Options struct {
 	NoSync bool
 
 	// ReadOnly opens the store without writing anything. Writes return
-	// ErrReadOnly. The store must exist. A read-only open takes a shared
-	// lock on wal.db: it works beside other read-only opens, and returns
-	// ErrLocked while a writer holds the store.
+	// ErrReadOnly. The store must exist. A read-only Open takes a shared
+	// lock on wal.db only while it loads the store, then releases it and
+	// serves from memory: it never keeps a writer out for longer than its
+	// load. It returns ErrLocked, saying a writer holds the store, after
+	// waiting about 500ms for a writer.
 	ReadOnly bool
+
+	// LockTimeout is how long a writer's Open waits for read-only opens
+	// that are loading the store to release it before it returns
+	// ErrLocked. Against another writer Open gives up after about 250ms
+	// whatever this says. 0 means DefaultLockTimeout.
+	LockTimeout time.Duration
+
+	// NoAdminSocket turns off the operator socket. By default (false) a
+	// writer serves Handler's requests on the Unix socket
+	// <dir>/dualdb.sock while the store is open (see the package
+	// documentation, "Live operations"). Read-only opens never serve.
+	NoAdminSocket bool
 
 	// CheckpointEvery is the number of WAL records between automatic
 	// snapshots, taken in the background. 0 means DefaultCheckpointEvery;
@@ -105,6 +120,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.OrderCheckFullLimit <= 0 {
 		out.OrderCheckFullLimit = 100_000
+	}
+	if out.LockTimeout <= 0 {
+		out.LockTimeout = DefaultLockTimeout
 	}
 	if out.FS == nil {
 		out.FS = vfs.OS

@@ -50,7 +50,7 @@ func (d *DB) open() (err error) {
 			return fmt.Errorf("dualdb: remove empty %s: %w", d.walPath(), err)
 		}
 	}
-	d.log, err = wal.Open(d.walPath(), &wal.Options{NoSync: d.opts.NoSync, ReadOnly: d.opts.ReadOnly})
+	d.log, err = wal.Open(d.walPath(), d.walOptions())
 	if err != nil {
 		return err
 	}
@@ -124,9 +124,13 @@ func (d *DB) open() (err error) {
 			Version: last, Records: d.pending.Len(), Duration: elapsed,
 		})
 	}
+	if err := d.loaded(); err != nil {
+		return err
+	}
 	if !d.opts.ReadOnly {
 		d.startCommitter()
 		d.ckpt.start(d)
+		d.startAdmin()
 	}
 	d.startOrderCheck()
 	return nil

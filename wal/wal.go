@@ -30,7 +30,10 @@ type Options struct {
 	// ReadOnly opens the file with a shared lock and refuses writes.
 	ReadOnly bool
 	// LockTimeout is how long Open waits for the file lock before it
-	// returns an error wrapping dberr.ErrLocked. 0 means 500ms.
+	// returns an error wrapping dberr.ErrLocked (a *LockedError). 0 means
+	// 500ms. A writer gives up after about 250ms when the holder is a
+	// writer, and waits the whole timeout while only read-only opens hold
+	// the file.
 	LockTimeout time.Duration
 }
 
@@ -49,11 +52,9 @@ type Log struct {
 	path string
 }
 
-// Open opens or creates the log at path; a new file gets mode 0600. When
-// another Log, in this process or another, holds the file, Open waits up
-// to Options.LockTimeout and then returns an error wrapping
-// dberr.ErrLocked. A damaged file gives a *dberr.CorruptionError.
-func Open(path string, opts *Options) (_ *Log, err error) {
+// openOnce opens or creates the log at path, waiting at most timeout for
+// the file lock.
+func openOnce(path string, opts *Options, timeout time.Duration) (_ *Log, err error) {
 	// bbolt panics on some damaged pages while opening. Keep the file it
 	// opens so that a recovered panic can still close it: an open
 	// descriptor would hold the lock and make every later Open ErrLocked.
@@ -66,13 +67,6 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 			err = dberr.AtOffset(path, -1, "bbolt found a damaged page while opening: %v", r)
 		}
 	}()
-	if opts == nil {
-		opts = &Options{}
-	}
-	timeout := opts.LockTimeout
-	if timeout == 0 {
-		timeout = 500 * time.Millisecond
-	}
 	st, statErr := os.Stat(path)
 	existed := statErr == nil
 	switch {
@@ -111,7 +105,7 @@ func Open(path string, opts *Options) (_ *Log, err error) {
 	})
 	db := bdb
 	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %s", dberr.ErrLocked, path)
+		return nil, lockedError(path, opts.ReadOnly)
 	}
 	if err != nil {
 		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) {
@@ -182,7 +176,7 @@ func (l *Log) guard(err *error) {
 func precheck(path string, timeout time.Duration) (err error) {
 	db, err := bolt.Open(path, 0, &bolt.Options{ReadOnly: true, Timeout: timeout})
 	if errors.Is(err, berrors.ErrTimeout) {
-		return fmt.Errorf("%w: %s", dberr.ErrLocked, path)
+		return lockedError(path, true) // a shared lock waits only for a writer
 	}
 	if err != nil {
 		return nil // the read-write Open below reports it

@@ -416,10 +416,12 @@ func copyTree(src, dst string) error {
 	})
 }
 
-// Fingerprint describes every entry under dir, one line each: path, type,
-// size, modification time and SHA-256 of its contents. Two fingerprints
-// are equal only if nothing was created, removed, written or touched. A
-// missing dir has the fingerprint "(absent)".
+// Fingerprint describes every entry under dir, one line each: for a file
+// its path, type, size, modification time and SHA-256 of its contents, for
+// a directory its path and type (its entries describe it). Two
+// fingerprints are equal only if no file was created, removed, written or
+// touched. A writer's operator socket is left out: it lives only while the
+// writer holds the store. A missing dir has the fingerprint "(absent)".
 func Fingerprint(dir string) (string, error) {
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return "(absent)", nil
@@ -434,6 +436,16 @@ func Fingerprint(dir string) (string, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, path)
+		if e.IsDir() {
+			// A directory is described by its entries: its own mtime
+			// also moves when the operator socket (db.SocketFile) of a
+			// writer's Open comes and goes, which changes no file.
+			fmt.Fprintf(&b, "%s %s\n", filepath.ToSlash(rel), st.Mode())
+			return nil
+		}
+		if e.Name() == db.SocketFile {
+			return nil // a live writer's socket, removed by its Close
+		}
 		sum := ""
 		if st.Mode().IsRegular() {
 			data, err := os.ReadFile(path)
