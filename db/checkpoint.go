@@ -157,7 +157,7 @@ func (d *DB) checkpointLocked(s *state) (int64, error) {
 		}
 	}
 	c.unlisted = unlisted
-	h := snapshot.Header{Format: snapshot.FormatVersion, StoreID: d.storeID, Version: s.version, Count: uint64(s.view.Len())}
+	h := snapshot.Header{StoreID: d.storeID, Version: s.version, Count: uint64(s.view.Len())}
 	recs := func(yield func(snapshot.Record) bool) {
 		for r := range s.view.Ascend(nil, nil) {
 			if !yield(snapshot.Record(r)) {

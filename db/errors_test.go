@@ -133,5 +133,5 @@ func TestErrors_OnePrefixOnePath(t *testing.T) {
 // countPath counts the occurrences of path in msg that are not the start
 // of a longer path (dir in dir/wal.db).
 func countPath(msg, path string) int {
-	return len(regexp.MustCompile(regexp.QuoteMeta(path) + `(?:$|[^/\w.-])`).FindAllStringIndex(msg, -1))
+	return len(regexp.MustCompile(regexp.QuoteMeta(path)+`(?:$|[^/\w.-])`).FindAllStringIndex(msg, -1))
 }

@@ -101,7 +101,7 @@ func runVerify(stdout, stderr io.Writer, target string, o verifyFlags) error {
 	)
 	if o.snapshot != "" {
 		if _, err := os.Stat(target); err != nil {
-			return userErr(err, "verify: %s", errText(err))
+			return wrapErr(err, "verify")
 		}
 		rep, err = db.VerifySnapshot(target, opts)
 	} else {
