@@ -87,7 +87,7 @@ func (d *DB) snapOptions() *snapshot.Options {
 	}
 }
 
-// Checkpoint writes a snapshot of the last durable version and returns
+// Checkpoint writes a snapshot file of the last durable version and returns
 // that version. Writers are not blocked while the file is written: it is
 // streamed from a frozen version. The order is the one that keeps every
 // state recoverable: the file is made durable (temp name, fsync, rename,
