@@ -326,8 +326,15 @@ func prepareImportDir(dir string) (*importTarget, error) {
 			return t, nil // an existing store
 		}
 	}
+	names := make([]string, 0, 4)
+	for _, e := range entries[:min(len(entries), 4)] {
+		names = append(names, e.Name())
+	}
+	if n := len(entries) - len(names); n > 0 {
+		names = append(names, fmt.Sprintf("%d more", n))
+	}
 	return nil, userErr(fs.ErrExist, "import: %s is not empty and is not a dualdb store (it holds %s and no %s); "+
-		"import creates a store only in a new or empty directory", dir, entries[0].Name(), db.WALFile)
+		"import creates a store only in a new or empty directory", dir, strings.Join(names, ", "), db.WALFile)
 }
 
 // undo removes what import created if it created the store, and adds to
