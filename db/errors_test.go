@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -81,6 +82,35 @@ func TestErrors_OnePrefixOnePath(t *testing.T) {
 		}
 		defer d.Close()
 		_, err = db.Verify(locked, nil)
+		return err
+	}})
+
+	// The only snapshot file is damaged and the WAL was cut up to it:
+	// nothing reaches the WAL, and the error lists the damaged file.
+	damaged := filepath.Join(t.TempDir(), "store")
+	cases = append(cases, tc{"open-no-snapshot-reaches", "dualdb: ", snapFile(damaged), func() error {
+		d, err := db.Open(damaged, &db.Options{KeepSnapshots: 1, CheckpointEvery: -1})
+		if err != nil {
+			return err
+		}
+		if err := d.Put([]byte("k"), []byte("i"), []byte("v")); err != nil {
+			return err
+		}
+		if _, err := d.Checkpoint(); err != nil {
+			return err
+		}
+		if err := d.Close(); err != nil {
+			return err
+		}
+		b, err := os.ReadFile(snapFile(damaged))
+		if err != nil {
+			return err
+		}
+		b[len(b)-1] ^= 0xff
+		if err := os.WriteFile(snapFile(damaged), b, 0o600); err != nil {
+			return err
+		}
+		_, err = db.Open(damaged, &db.Options{Logger: slog.New(slog.DiscardHandler)})
 		return err
 	}})
 

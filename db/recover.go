@@ -242,7 +242,7 @@ func (d *DB) loadSnapshot(m storeMeta, read snapReader) (*btreeidx.Index, uint64
 			return nil, 0, err // names the snapshot file
 		}
 		d.logger.Warn("dualdb: skipping a snapshot file that fails its check; trying an older one", "file", path, "err", err)
-		problems = append(problems, err.Error())
+		problems = append(problems, problem(path, err))
 	}
 	if reaches(0) && (walLast != 0 || len(m.Snapshots) == 0) {
 		return btreeidx.New(), 0, nil
@@ -252,6 +252,19 @@ func (d *DB) loadSnapshot(m storeMeta, read snapReader) (*btreeidx.Index, uint64
 	}
 	return nil, 0, &dberr.CorruptionError{File: d.snapPath(), Offset: -1,
 		Reason: "no valid snapshot reaches the WAL: " + strings.Join(problems, "; ")}
+}
+
+// problem says what is wrong with the snapshot file at path, for a list in
+// a *CorruptionError: a missing file, or where and what the damage is.
+func problem(path string, err error) string {
+	var ce *CorruptionError
+	switch {
+	case isNotExist(err):
+		return path + ": listed in wal.db's meta, but the file does not exist"
+	case errors.As(err, &ce):
+		return dberr.Describe(ce)
+	}
+	return err.Error()
 }
 
 // snapDefect classifies a defect of a snapshot file for Verify's findings

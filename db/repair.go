@@ -137,9 +137,13 @@ func planRepair(dir string, now time.Time) (*RepairPlan, error) {
 	}
 	var ce *CorruptionError
 	if errors.As(err, &ce) && ce.File != filepath.Join(dir, WALFile) {
-		return nil, fmt.Errorf("%w: the damage is not in %s but in %s; repair rebuilds %s only: %v", ErrNoRepair, WALFile, ce.File, WALFile, err)
+		return nil, fmt.Errorf("%w: repair rebuilds %s only, and the damage is elsewhere: %s", ErrNoRepair, WALFile, dberr.Describe(ce))
 	}
 	p.Problem = err.Error()
+	damage := p.Problem
+	if ce != nil {
+		damage = dberr.Describe(ce)
+	}
 	if sv.walInfo != nil {
 		p.walPresent, p.walSize = true, sv.walInfo.Size()
 		p.KeepWAL = unusedName(filepath.Join(dir, DamagedWALPrefix+now.UTC().Format("20060102T150405Z")))
@@ -178,7 +182,7 @@ func planRepair(dir string, now time.Time) (*RepairPlan, error) {
 	}
 	if len(ok) == 0 {
 		return nil, &CorruptionError{File: filepath.Join(dir, SnapDir), Offset: -1,
-			Reason: fmt.Sprintf("no snapshot file verifies, so there is nothing to rebuild %s from (%s is damaged: %s)", WALFile, WALFile, p.Problem)}
+			Reason: fmt.Sprintf("no snapshot file verifies, so there is nothing to rebuild %s from; its damage: %s", WALFile, damage)}
 	}
 	p.SnapshotVersion, p.StoreID, p.Records = ok[0].v, ok[0].id, ok[0].count
 	p.Snapshot = filepath.Join(dir, SnapDir, snapshot.FileName(ok[0].v))
