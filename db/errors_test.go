@@ -11,6 +11,7 @@ import (
 
 	"github.com/dualdb/dualdb/db"
 	"github.com/dualdb/dualdb/internal/crashtest/faultfs"
+	"github.com/dualdb/dualdb/internal/storecorpus"
 	"github.com/dualdb/dualdb/snapshot"
 )
 
@@ -164,4 +165,52 @@ func TestErrors_OnePrefixOnePath(t *testing.T) {
 // of a longer path (dir in dir/wal.db).
 func countPath(msg, path string) int {
 	return len(regexp.MustCompile(regexp.QuoteMeta(path)+`(?:$|[^/\w.-])`).FindAllStringIndex(msg, -1))
+}
+
+// TestErrors_CorpusOnePrefixOnePath opens, verifies and plans a repair of
+// every kind of damaged store in the corpus, and checks every error:
+// "dualdb: " at most once, a prefix at its start, and no path twice.
+func TestErrors_CorpusOnePrefixOnePath(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	for _, k := range storecorpus.Kinds {
+		t.Run(k.Name, func(t *testing.T) {
+			dir := storecorpus.Copy(t, k.Name)
+			paths := regexp.MustCompile(regexp.QuoteMeta(dir) + `[^\s:;,()"]*`)
+			check := func(what string, err error) {
+				if err == nil {
+					return
+				}
+				msg := err.Error()
+				if !strings.HasPrefix(msg, "dualdb: ") && !strings.HasPrefix(msg, "wal: ") && !strings.HasPrefix(msg, "snapshot: ") {
+					t.Errorf("%s: %q starts with no prefix", what, msg)
+				}
+				if n := strings.Count(msg, "dualdb: "); n > 1 {
+					t.Errorf("%s: %q names dualdb %d times", what, msg, n)
+				}
+				seen := map[string]bool{}
+				for _, p := range paths.FindAllString(msg, -1) {
+					if seen[p] {
+						t.Errorf("%s: %q names %s twice", what, msg, p)
+					}
+					seen[p] = true
+				}
+			}
+			d, err := db.Open(dir, &db.Options{ReadOnly: true, Logger: quiet})
+			if err == nil {
+				d.Close()
+			}
+			check("Open read-only", err)
+			_, err = db.Verify(dir, nil)
+			check("Verify", err)
+			_, err = db.Inspect(dir)
+			check("Inspect", err)
+			_, err = db.PlanRepair(dir)
+			check("PlanRepair", err)
+			d, err = db.Open(dir, &db.Options{Logger: quiet})
+			if err == nil {
+				d.Close()
+			}
+			check("Open", err)
+		})
+	}
 }

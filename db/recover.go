@@ -338,6 +338,10 @@ func (d *DB) replay(head *btreeidx.Index, after uint64) (uint64, error) {
 			switch op.Kind {
 			case wal.OpPut:
 				if _, _, err := head.Put(op.Key, op.Index, op.Value); err != nil {
+					var ce *ConflictError
+					if errors.As(err, &ce) {
+						return dberr.AtVersion(d.walPath(), version, "replay op %d (put %q): index key %q belongs to key %q", i, op.Key, ce.Index, ce.Owner)
+					}
 					return dberr.AtVersion(d.walPath(), version, "replay op %d (put %q): %v", i, op.Key, err)
 				}
 			case wal.OpDelete:
