@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -48,12 +49,13 @@ const libPrefix = "dualdb: "
 // "wal: ", "snapshot: ") and name their file; so that a line names dualdb
 // once, an error of the store's own comes first and the context follows
 // in parentheses, and any other follows the context: "context: cause".
-// Context that names the very path an error of the os package names too
-// is left out: that error already says the operation and the path.
+// A context whose path (a string argument) the cause names already is
+// left out: the cause says the operation and the path, and a line names a
+// path once.
 func wrapErr(cause error, format string, args ...any) error {
 	ctx, msg := fmt.Sprintf(format, args...), cause.Error()
 	switch {
-	case namesPathOf(cause, ctx):
+	case namesArg(msg, args):
 		return &cliError{msg: msg, cause: cause}
 	case strings.HasPrefix(msg, libPrefix):
 		return &cliError{msg: msg + " (" + ctx + ")", cause: cause}
@@ -61,12 +63,17 @@ func wrapErr(cause error, format string, args ...any) error {
 	return &cliError{msg: ctx + ": " + msg, cause: cause}
 }
 
-// namesPathOf reports whether err is an error of the os package whose path
-// ctx names as well.
-func namesPathOf(err error, ctx string) bool {
-	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Path != "" && strings.HasPrefix(err.Error(), pe.Op+" "+pe.Path) {
-		return strings.Contains(" "+ctx+" ", " "+pe.Path+" ")
+// namesArg reports whether msg names one of the string arguments whole:
+// not as the start of a longer path (dir in dir/wal.db).
+func namesArg(msg string, args []any) bool {
+	for _, a := range args {
+		s, ok := a.(string)
+		if !ok || strings.TrimSpace(s) == "" {
+			continue
+		}
+		if regexp.MustCompile(`(?:^|[\s("'])` + regexp.QuoteMeta(s) + `(?:$|[\s:;,)"'])`).MatchString(msg) {
+			return true
+		}
 	}
 	return false
 }

@@ -121,6 +121,7 @@ func TestHelp_ExitCodes(t *testing.T) {
 // names dualdb once, at its start, and a path at most once, whatever the
 // cause (the store's own error, another package's, the os package's), and
 // the cause's text is never edited (a key holding "dualdb: " stays whole).
+// A context naming a path the cause names is left out.
 func TestWrapErr_NameOncePathOnce(t *testing.T) {
 	const dir = "/x/store"
 	walPath := dir + "/" + db.WALFile
@@ -139,6 +140,8 @@ func TestWrapErr_NameOncePathOnce(t *testing.T) {
 			"dualdb: stat /x/store: permission denied", dir},
 		{"os-other-path", wrapErr(&fs.PathError{Op: "stat", Path: walPath, Err: syscall.EACCES}, "open %s", "/y"),
 			"dualdb: open /y: stat /x/store/wal.db: permission denied", walPath},
+		{"store-error-names-path", wrapErr(fmt.Errorf("%w: %s has no wal.db", db.ErrNotStore, dir), "open %s", dir),
+			"dualdb: not a dualdb store: /x/store has no wal.db", dir},
 		{"unedited", wrapErr(keyed, "get"), `dualdb: not found: key "dualdb: k" (get)`, `"dualdb: k"`},
 		{"cli-own", usageErr("--limit must not be negative"), "dualdb: --limit must not be negative", "--limit"},
 	} {
