@@ -553,7 +553,7 @@ func (d *DB) liveInfo(s *state) (*Info, error) {
 // liveMeta returns the store's meta data: read from wal.db by a writer (a
 // short bbolt read transaction), from memory by a read-only DB, which has
 // released wal.db and takes no checkpoints.
-func (d *DB) liveMeta() (Meta, error) {
+func (d *DB) liveMeta() (storeMeta, error) {
 	if !d.opts.ReadOnly {
 		m, _, err := d.readMeta()
 		return m, err
@@ -561,7 +561,7 @@ func (d *DB) liveMeta() (Meta, error) {
 	d.ckpt.mu.Lock()
 	snaps := append([]uint64(nil), d.ckpt.snapshots...)
 	d.ckpt.mu.Unlock()
-	return Meta{Format: FormatVersion, StoreID: d.storeID, MaxKeySize: d.opts.MaxKeySize,
+	return storeMeta{Format: storeFormat, StoreID: d.storeID, MaxKeySize: d.opts.MaxKeySize,
 		MaxValueSize: d.opts.MaxValueSize, Snapshots: snaps}, nil
 }
 
@@ -636,7 +636,7 @@ func (d *DB) checkSnapshotFile(path string, version uint64) error {
 // between reading meta, its bounds and its records; findings that such a
 // race can cause are believed only when meta and the bounds did not move
 // meanwhile.
-func (d *DB) verifyLiveWAL(v *verifier, m Meta) {
+func (d *DB) verifyLiveWAL(v *verifier, m storeMeta) {
 	for attempt := 0; ; attempt++ {
 		first, last, _, err := d.log.Bounds()
 		if err != nil {

@@ -193,7 +193,7 @@ func Restore(dir string, r io.Reader) (err error) {
 	})
 	list, _ := json.Marshal(snaps)
 	err = log.PutMeta(map[string][]byte{
-		metaFormat:    binary.BigEndian.AppendUint32(nil, FormatVersion),
+		metaFormat:    binary.BigEndian.AppendUint32(nil, storeFormat),
 		metaStoreID:   h.StoreID[:],
 		metaCreated:   co,
 		metaSnapshots: list,

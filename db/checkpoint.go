@@ -1,7 +1,6 @@
 package db
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -10,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dualdb/dualdb/btreeidx"
 	"github.com/dualdb/dualdb/internal/dberr"
 	"github.com/dualdb/dualdb/snapshot"
 )
@@ -89,7 +87,7 @@ func (d *DB) snapOptions() *snapshot.Options {
 	}
 }
 
-// Checkpoint writes a snapshot of the last durable version and returns
+// Checkpoint writes a snapshot file of the last durable version and returns
 // that version. Writers are not blocked while the file is written: it is
 // streamed from a frozen version. The order is the one that keeps every
 // state recoverable: the file is made durable (temp name, fsync, rename,
@@ -140,26 +138,26 @@ func (d *DB) checkpointLocked(s *state) (int64, error) {
 	c := &d.ckpt
 	fs := d.opts.FS
 	if err := fs.MkdirAll(d.snapPath(), 0o700); err != nil {
-		return 0, fmt.Errorf("dualdb: checkpoint: %w", err)
+		return 0, dberr.WrapFile("dualdb", "create", d.snapPath(), err)
 	}
 	// snap/ itself must be durable before a file in it is recorded in
 	// meta (and the WAL truncated on its strength): fsync its parent.
 	if err := fs.SyncDir(d.dir); err != nil {
-		return 0, fmt.Errorf("dualdb: checkpoint: sync %s: %w", d.dir, err)
+		return 0, dberr.WrapFile("dualdb", "sync", d.dir, err)
 	}
 	// Record the file as ours before it exists, so that a crash at any
 	// point leaves a file Open can prove it wrote and may remove.
 	unlisted := appendNew(slices.Clone(c.unlisted), s.version)
 	if err := d.writeUnlisted(unlisted); err != nil {
-		return 0, d.fail(fmt.Errorf("record snapshot %d as in progress in %s: %w", s.version, d.walPath(), err))
+		return 0, d.fail(fmt.Errorf("record snapshot %d as in progress: %w", s.version, err))
 	}
 	if d.opts.NoSync {
 		if err := d.log.Sync(); err != nil {
-			return 0, d.fail(fmt.Errorf("sync %s: %w", d.walPath(), err))
+			return 0, d.fail(err)
 		}
 	}
 	c.unlisted = unlisted
-	h := snapshot.Header{Format: snapshot.FormatVersion, StoreID: d.storeID, Version: s.version, Count: uint64(s.view.Len())}
+	h := snapshot.Header{StoreID: d.storeID, Version: s.version, Count: uint64(s.view.Len())}
 	recs := func(yield func(snapshot.Record) bool) {
 		for r := range s.view.Ascend(nil, nil) {
 			if !yield(snapshot.Record(r)) {
@@ -169,7 +167,7 @@ func (d *DB) checkpointLocked(s *state) (int64, error) {
 	}
 	_, size, err := snapshot.Write(d.snapPath(), h, recs, d.snapOptions())
 	if err != nil {
-		return 0, fmt.Errorf("dualdb: checkpoint at version %d: %w", s.version, err)
+		return 0, err // names the snapshot file
 	}
 	keep := append(slices.Clone(c.snapshots), s.version)
 	var drop []uint64
@@ -183,13 +181,13 @@ func (d *DB) checkpointLocked(s *state) (int64, error) {
 		unlisted = appendNew(unlisted, v)
 	}
 	if err := d.writeSnapshotList(keep, unlisted); err != nil {
-		return size, d.fail(fmt.Errorf("record snapshot %d in %s: %w", s.version, d.walPath(), err))
+		return size, d.fail(fmt.Errorf("record snapshot %d: %w", s.version, err))
 	}
 	if d.opts.NoSync {
 		// Old files are removed and the WAL cut on the strength of the new
 		// list: it must be on disk first, even when commits are not synced.
 		if err := d.log.Sync(); err != nil {
-			return size, d.fail(fmt.Errorf("sync %s: %w", d.walPath(), err))
+			return size, d.fail(err)
 		}
 	}
 	c.snapshots = keep
@@ -197,7 +195,7 @@ func (d *DB) checkpointLocked(s *state) (int64, error) {
 	for _, v := range unlisted {
 		err := fs.Remove(filepath.Join(d.snapPath(), snapshot.FileName(v)))
 		if err != nil && !isNotExist(err) {
-			d.logger.Warn("dualdb: cannot remove old snapshot; the next Open removes it", "version", v, "err", err)
+			d.logger.Warn("dualdb: cannot remove an old snapshot file; the next Open removes it", "version", v, "err", err)
 			continue
 		}
 		// Gone: meta may keep naming it until the next write of the list,
@@ -237,7 +235,7 @@ func appendNew(s []uint64, v uint64) []uint64 {
 // snapshot not yet removed). The WAL still holds everything such a file
 // held. Any other file stays; warnStrangers names it. It returns meta
 // with the removed files no longer recorded.
-func (d *DB) removeLeftovers(m Meta, sv *dirSurvey) (Meta, error) {
+func (d *DB) removeLeftovers(m storeMeta, sv *dirSurvey) (storeMeta, error) {
 	fs := d.opts.FS
 	removed := false
 	for _, rel := range sv.own {
@@ -253,18 +251,18 @@ func (d *DB) removeLeftovers(m Meta, sv *dirSurvey) (Meta, error) {
 			continue
 		}
 		if err := fs.Remove(filepath.Join(d.snapPath(), name)); err != nil && !isNotExist(err) {
-			return m, fmt.Errorf("dualdb: remove leftover %s: %w", filepath.Join(d.snapPath(), name), err)
+			return m, dberr.WrapFile("dualdb", "remove leftover", filepath.Join(d.snapPath(), name), err)
 		}
 		removed = true
 	}
 	if removed {
 		if err := fs.SyncDir(d.snapPath()); err != nil {
-			return m, fmt.Errorf("dualdb: sync %s: %w", d.snapPath(), err)
+			return m, dberr.WrapFile("dualdb", "sync", d.snapPath(), err)
 		}
 	}
 	if len(m.Unlisted) > 0 {
 		if err := d.writeUnlisted(nil); err != nil {
-			return m, fmt.Errorf("dualdb: clear removed snapshots in %s: %w", d.walPath(), err)
+			return m, err // names wal.db
 		}
 		m.Unlisted = nil
 	}
@@ -275,7 +273,7 @@ func (d *DB) removeLeftovers(m Meta, sv *dirSurvey) (Meta, error) {
 // its own: foreign names, and files named like snapshots that meta neither
 // lists nor records as written by dualdb (an operator's copy, a snapshot
 // of another store, a snapshot newer than this wal.db).
-func strangers(m Meta, sv *dirSurvey) []string {
+func strangers(m storeMeta, sv *dirSurvey) []string {
 	out := slices.Clone(sv.foreign)
 	for _, rel := range sv.own {
 		if sv.kinds[rel] != KindSnapshot {
@@ -293,7 +291,7 @@ func strangers(m Meta, sv *dirSurvey) []string {
 // warnStrangers logs one warning naming the files of the store directory
 // dualdb did not write (it leaves them alone), and one line naming a
 // damaged wal.db kept by Repair.
-func (d *DB) warnStrangers(m Meta, sv *dirSurvey) {
+func (d *DB) warnStrangers(m storeMeta, sv *dirSurvey) {
 	if s := strangers(m, sv); len(s) > 0 {
 		d.logger.Warn("dualdb: the store directory holds files dualdb did not write; they are left alone", "dir", d.dir, "files", strings.Join(s, ", "))
 	}
@@ -306,116 +304,4 @@ func (d *DB) warnStrangers(m Meta, sv *dirSurvey) {
 	if len(kept) > 0 {
 		d.logger.Info("dualdb: the store directory keeps damaged files set aside by a repair; remove them once they are no longer needed", "dir", d.dir, "files", strings.Join(kept, ", "))
 	}
-}
-
-// loadSnapshot loads the newest listed snapshot that verifies and whose
-// version the WAL continues, falling back to older ones (with a warning)
-// and finally to an empty start when the WAL reaches back to version 1.
-// It fails with ErrCorrupt, naming the files, when nothing valid reaches
-// the WAL.
-func (d *DB) loadSnapshot(m Meta, read snapReader) (*btreeidx.Index, uint64, error) {
-	first, walLast, _, err := d.log.Bounds()
-	if err != nil {
-		return nil, 0, err
-	}
-	newest := walLast
-	if n := len(m.Snapshots); n > 0 {
-		newest = max(newest, m.Snapshots[n-1])
-	}
-	// reaches reports whether the WAL holds every version after v.
-	reaches := func(v uint64) bool {
-		if walLast == 0 {
-			return v >= newest
-		}
-		return first <= v+1 && walLast >= v
-	}
-	var problems []string
-	for i := len(m.Snapshots) - 1; i >= 0; i-- {
-		v := m.Snapshots[i]
-		path := filepath.Join(d.snapPath(), snapshot.FileName(v))
-		if !reaches(v) {
-			problems = append(problems, fmt.Sprintf("%s: the WAL (versions %d-%d) does not continue it", path, first, walLast))
-			continue
-		}
-		x, err := read(path, v)
-		if err == nil {
-			return x, v, nil
-		}
-		if !errors.Is(err, ErrCorrupt) && !isNotExist(err) {
-			// An I/O error is not damage: say so, and do not fall back
-			// past a snapshot that may be perfectly good.
-			return nil, 0, fmt.Errorf("dualdb: read snapshot %s: %w", path, err)
-		}
-		d.logger.Warn("dualdb: skipping snapshot that fails its check; trying an older one", "file", path, "err", err)
-		problems = append(problems, err.Error())
-	}
-	if reaches(0) && (walLast != 0 || len(m.Snapshots) == 0) {
-		return btreeidx.New(), 0, nil
-	}
-	if len(problems) == 0 {
-		return btreeidx.New(), 0, nil
-	}
-	return nil, 0, &dberr.CorruptionError{File: d.snapPath(), Offset: -1,
-		Reason: "no valid snapshot reaches the WAL: " + strings.Join(problems, "; ")}
-}
-
-// snapDefect classifies a defect of a snapshot file for Verify's findings
-// ("snapshot-store-id", "snapshot-index"); its text is the wrapped error's.
-type snapDefect struct {
-	check string
-	err   error
-}
-
-func (e *snapDefect) Error() string { return e.err.Error() }
-func (e *snapDefect) Unwrap() error { return e.err }
-
-// snapReader reads one listed snapshot file into a new Index.
-type snapReader func(path string, version uint64) (*btreeidx.Index, error)
-
-// readSnapshot reads and checks one snapshot file into a new Index: its
-// header must carry this store's id and the version its name gives, and
-// rebuilding the secondary tree must find no index key twice. tick, if not
-// nil, is called once per record read.
-func (d *DB) readSnapshot(path string, version uint64, tick func()) (*btreeidx.Index, error) {
-	h, err := snapshot.ReadHeader(path, d.snapOptions())
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case h.StoreID != d.storeID:
-		return nil, &snapDefect{"snapshot-store-id", &dberr.CorruptionError{File: path, Offset: 0, Version: version,
-			Reason: fmt.Sprintf("store id %x is not this store's %x (a file from another store)", h.StoreID, d.storeID)}}
-	case h.Version != version:
-		return nil, &dberr.CorruptionError{File: path, Offset: 0, Version: version,
-			Reason: fmt.Sprintf("header says version %d, file name and meta say %d", h.Version, version)}
-	}
-	b := btreeidx.NewBuilder(int(min(h.Count, 1<<26)))
-	if _, err := snapshot.Read(path, d.snapOptions(), func(r snapshot.Record) error {
-		if tick != nil {
-			tick()
-		}
-		return b.Add(r.Key, r.Index, r.Value, true)
-	}); err != nil {
-		return nil, err
-	}
-	x, err := b.Finish()
-	if err != nil {
-		return nil, &snapDefect{"snapshot-index", &dberr.CorruptionError{File: path, Offset: -1, Version: version, Reason: err.Error()}}
-	}
-	return x, nil
-}
-
-// rebuild recovers the state as Open does: the newest listed snapshot
-// that verifies (read reads one) and whose version the WAL continues,
-// then the WAL records after it. Open, Verify and Inspect share it.
-func (d *DB) rebuild(m Meta, read snapReader) (head *btreeidx.Index, snapVersion, last uint64, err error) {
-	head, snapVersion, err = d.loadSnapshot(m, read)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	last, err = d.replay(head, snapVersion)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	return head, snapVersion, last, nil
 }

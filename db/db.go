@@ -148,7 +148,7 @@ func (d *DB) Close() error {
 	d.cm.stop()
 	d.closed.Store(true)
 	if err := d.log.Close(); err != nil {
-		return fmt.Errorf("dualdb: close %s: %w", d.walPath(), err)
+		return err // names wal.db
 	}
 	return nil
 }

@@ -28,9 +28,9 @@
 // Snapshot files (snap/*.dsnap, zstd-compressed) are written in the
 // background every Options.CheckpointEvery commits or
 // Options.CheckpointBytes of WAL, or by Checkpoint. Open loads the newest
-// snapshot that verifies, rebuilds the secondary index and replays the WAL
-// after it; a corrupt newest snapshot is skipped, with a logged warning,
-// for the older one, which the WAL always continues when two or more are
+// snapshot file that verifies, rebuilds the secondary index and replays the
+// WAL after it; a corrupt newest snapshot file is skipped, with a logged
+// warning, for the older one, which the WAL always continues when two or more are
 // kept (the default; with KeepSnapshots 1 there is no older one). A file that fails its
 // checks is reported as ErrCorrupt wrapped by a *CorruptionError naming
 // the file and the position, and is never loaded as if it were good.
@@ -74,10 +74,10 @@
 // missing, empty, truncated or unreadable is ErrCorrupt naming wal.db,
 // and a directory of other files is ErrNotStore; nothing is written in
 // either case. dualdb deletes only files it can prove are its own (see
-// ClassifyName): snapshot temp files, and snapshots its meta data records
-// as superseded or in progress. Any other file is left alone and named in
+// ClassifyName): snapshot temp files, and snapshot files its meta data
+// records as superseded or in progress. Any other file is left alone and named in
 // one logged warning. A lost wal.db is rebuilt from the newest snapshot
-// only on request, by PlanRepair and Repair (`dualdb repair`).
+// file only on request, by PlanRepair and Repair (`dualdb repair`).
 //
 // # Live operations
 //

@@ -8,6 +8,13 @@ import (
 
 // Errors returned by dualdb. Test for them with errors.Is; the wrapping
 // types carry details and are reached with errors.As.
+//
+// Every error names its origin once, at its start: "dualdb: " for the
+// store's own errors (these values, and the files the db package itself
+// creates, lists or removes), "wal: " or "snapshot: " for the file those
+// packages read or write, which the db package returns as they are. Added
+// context never repeats a prefix or a path: an error names each file at
+// most once.
 var (
 	// ErrNotFound is returned when no record has the key or index key asked
 	// for (Get, GetByIndex, Delete, Tx.Get, Tx.GetByIndex, Tx.Delete).

@@ -129,7 +129,7 @@ func surveyDir(fsys interface {
 		return s, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dualdb: %w", err)
+		return nil, dberr.WrapFile("dualdb", "stat", dir, err)
 	}
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%w: %s is a file, not a directory", ErrNotStore, dir)
@@ -137,7 +137,7 @@ func surveyDir(fsys interface {
 	s.exists = true
 	entries, err := fsys.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("dualdb: list %s: %w", dir, err)
+		return nil, dberr.WrapFile("dualdb", "list", dir, err)
 	}
 	add := func(rel string) {
 		k := ClassifyName(rel)
@@ -154,11 +154,11 @@ func surveyDir(fsys interface {
 		switch name {
 		case WALFile:
 			if s.walInfo, err = e.Info(); err != nil {
-				return nil, fmt.Errorf("dualdb: stat %s: %w", filepath.Join(dir, name), err)
+				return nil, dberr.WrapFile("dualdb", "stat", filepath.Join(dir, name), err)
 			}
 		case SnapDir:
 			if s.snapInfo, err = e.Info(); err != nil {
-				return nil, fmt.Errorf("dualdb: stat %s: %w", filepath.Join(dir, name), err)
+				return nil, dberr.WrapFile("dualdb", "stat", filepath.Join(dir, name), err)
 			}
 			if !s.snapInfo.IsDir() {
 				s.snapErr = fmt.Errorf("%s is not a directory", filepath.Join(dir, name))

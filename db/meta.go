@@ -23,8 +23,10 @@ const (
 	metaUnlisted = "snapshots_unlisted"
 )
 
-// FormatVersion is the store format this package writes and reads.
-const FormatVersion uint32 = 1
+// storeFormat is the version of the layout of wal.db's meta bucket (the
+// keys above) that this package writes and reads. Part of the on-disk
+// format. Snapshot files carry their own version, snapshot.FormatVersion.
+const storeFormat uint32 = 1
 
 // createdOptions are the options fixed when the store was created.
 type createdOptions struct {
@@ -32,8 +34,8 @@ type createdOptions struct {
 	MaxValueSize int `json:"max_value_size"`
 }
 
-// Meta is what wal.db's meta bucket says about a store.
-type Meta struct {
+// storeMeta is what wal.db's meta bucket says about a store.
+type storeMeta struct {
 	Format       uint32
 	StoreID      [16]byte
 	MaxKeySize   int      // fixed at creation
@@ -43,7 +45,7 @@ type Meta struct {
 }
 
 // readMeta loads the meta bucket; ok is false for a store never initialized.
-func (d *DB) readMeta() (m Meta, ok bool, err error) {
+func (d *DB) readMeta() (m storeMeta, ok bool, err error) {
 	f, err := d.log.GetMeta(metaFormat)
 	if err != nil {
 		return m, false, err
@@ -56,8 +58,8 @@ func (d *DB) readMeta() (m Meta, ok bool, err error) {
 		return m, false, dberr.AtOffset(path, -1, "meta %q is %d bytes, want 4", metaFormat, len(f))
 	}
 	m.Format = binary.BigEndian.Uint32(f)
-	if m.Format != FormatVersion {
-		return m, false, dberr.AtOffset(path, -1, "unknown store format version %d (this build reads %d)", m.Format, FormatVersion)
+	if m.Format != storeFormat {
+		return m, false, dberr.AtOffset(path, -1, "unknown store format version %d (this build reads %d)", m.Format, storeFormat)
 	}
 	id, err := d.log.GetMeta(metaStoreID)
 	if err != nil {
@@ -92,20 +94,20 @@ func (d *DB) readMeta() (m Meta, ok bool, err error) {
 }
 
 // initMeta records a new store's identity and creation options.
-func (d *DB) initMeta() (Meta, error) {
-	m := Meta{Format: FormatVersion, MaxKeySize: d.opts.MaxKeySize, MaxValueSize: d.opts.MaxValueSize}
+func (d *DB) initMeta() (storeMeta, error) {
+	m := storeMeta{Format: storeFormat, MaxKeySize: d.opts.MaxKeySize, MaxValueSize: d.opts.MaxValueSize}
 	if _, err := rand.Read(m.StoreID[:]); err != nil {
 		return m, fmt.Errorf("dualdb: store id: %w", err)
 	}
 	co, _ := json.Marshal(createdOptions{MaxKeySize: m.MaxKeySize, MaxValueSize: m.MaxValueSize})
 	err := d.log.PutMeta(map[string][]byte{
-		metaFormat:    binary.BigEndian.AppendUint32(nil, FormatVersion),
+		metaFormat:    binary.BigEndian.AppendUint32(nil, storeFormat),
 		metaStoreID:   m.StoreID[:],
 		metaCreated:   co,
 		metaSnapshots: []byte("[]"),
 	})
 	if err != nil {
-		return m, fmt.Errorf("dualdb: init meta in %s: %w", d.walPath(), err)
+		return m, err // names wal.db
 	}
 	return m, nil
 }

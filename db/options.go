@@ -4,17 +4,18 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/dualdb/dualdb/internal/limits"
 	"github.com/dualdb/dualdb/vfs"
 )
 
 // Defaults for zero Options fields.
 const (
-	DefaultCheckpointEvery = 100_000  // WAL records between automatic snapshots
-	DefaultCheckpointBytes = 64 << 20 // WAL bytes between automatic snapshots
-	DefaultKeepSnapshots   = 2        // snapshot files kept
-	DefaultMaxKeySize      = 64 << 10 // bytes, for keys and index keys
-	DefaultMaxValueSize    = 16 << 20 // bytes
-	DefaultLockTimeout     = 5 * time.Second
+	DefaultCheckpointEvery = 100_000                    // WAL records between automatic checkpoints
+	DefaultCheckpointBytes = 64 << 20                   // WAL bytes between automatic checkpoints
+	DefaultKeepSnapshots   = 2                          // snapshot files kept
+	DefaultMaxKeySize      = limits.DefaultMaxKeySize   // bytes, for keys and index keys: 64 KiB
+	DefaultMaxValueSize    = limits.DefaultMaxValueSize // bytes: 16 MiB
+	DefaultLockTimeout     = 5 * time.Second            // how long a writer waits for loading readers
 )
 
 // Options configure Open. A nil *Options and zero fields mean defaults.
@@ -49,15 +50,16 @@ type Options struct {
 	NoAdminSocket bool
 
 	// CheckpointEvery is the number of WAL records between automatic
-	// snapshots, taken in the background. 0 means DefaultCheckpointEvery;
-	// a negative value turns automatic snapshots off (Checkpoint still works).
+	// checkpoints, each of which writes a snapshot file in the background.
+	// 0 means DefaultCheckpointEvery; a negative value turns automatic
+	// checkpoints off (Checkpoint still works).
 	CheckpointEvery int
 
 	// CheckpointBytes is the number of WAL bytes between automatic
-	// snapshots, so that a few large commits (a bulk load) also get one.
+	// checkpoints, so that a few large commits (a bulk load) also get one.
 	// 0 means DefaultCheckpointBytes; a negative value turns this trigger
-	// off. A snapshot is taken when either trigger is reached, unless
-	// CheckpointEvery is negative, which turns automatic snapshots off.
+	// off. A checkpoint runs when either trigger is reached, unless
+	// CheckpointEvery is negative, which turns automatic checkpoints off.
 	CheckpointBytes int64
 
 	// KeepSnapshots is how many snapshot files are kept; the WAL keeps every
@@ -69,8 +71,8 @@ type Options struct {
 	// DefaultMaxValueSize. Larger input gets ErrTooLarge.
 	MaxKeySize, MaxValueSize int
 
-	// Logger receives warnings (a corrupt snapshot skipped for an older
-	// one, a failed background checkpoint). nil means slog.Default().
+	// Logger receives warnings (a snapshot file that fails its check,
+	// skipped for an older one; a failed background checkpoint). nil means slog.Default().
 	Logger *slog.Logger
 
 	// Observer, if set, is told about commits, checkpoints, recovery and

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dualdb/dualdb/btreeidx"
+	"github.com/dualdb/dualdb/internal/dberr"
 	"github.com/dualdb/dualdb/snapshot"
 	"github.com/dualdb/dualdb/wal"
 )
@@ -115,7 +116,7 @@ func planRepair(dir string, now time.Time) (*RepairPlan, error) {
 		if d != nil {
 			_ = d.log.Close()
 		}
-		return nil, fmt.Errorf("%w: repair rebuilds %s from the snapshots in %s, which cannot be read: %v", ErrNoRepair, WALFile, SnapDir, errText(sv.snapErr))
+		return nil, fmt.Errorf("%w: repair rebuilds %s from the snapshots in %s, which cannot be read: %v", ErrNoRepair, WALFile, SnapDir, sv.snapErr)
 	}
 	if d != nil {
 		// wal.db opens and has meta data: a store Open can load needs no
@@ -132,18 +133,22 @@ func planRepair(dir string, now time.Time) (*RepairPlan, error) {
 	case errors.Is(err, ErrLocked), errors.Is(err, ErrNotStore), errors.Is(err, ErrNoRepair):
 		return nil, err
 	case !errors.Is(err, ErrCorrupt):
-		return nil, fmt.Errorf("dualdb: plan repair of %s: %w", dir, err)
+		return nil, err
 	}
 	var ce *CorruptionError
 	if errors.As(err, &ce) && ce.File != filepath.Join(dir, WALFile) {
-		return nil, fmt.Errorf("%w: the damage is not in %s but in %s; repair rebuilds %s only: %v", ErrNoRepair, WALFile, ce.File, WALFile, err)
+		return nil, fmt.Errorf("%w: repair rebuilds %s only, and the damage is elsewhere: %s", ErrNoRepair, WALFile, dberr.Describe(ce))
 	}
 	p.Problem = err.Error()
+	damage := p.Problem
+	if ce != nil {
+		damage = dberr.Describe(ce)
+	}
 	if sv.walInfo != nil {
 		p.walPresent, p.walSize = true, sv.walInfo.Size()
 		p.KeepWAL = unusedName(filepath.Join(dir, DamagedWALPrefix+now.UTC().Format("20060102T150405Z")))
-		if future, err := walFormat(filepath.Join(dir, WALFile)); err == nil && future > FormatVersion {
-			return nil, fmt.Errorf("%w: %s is of store format %d, newer than this build's %d: use a newer dualdb", ErrNoRepair, WALFile, future, FormatVersion)
+		if future, err := walFormat(filepath.Join(dir, WALFile)); err == nil && future > storeFormat {
+			return nil, fmt.Errorf("%w: %s is of store format %d, newer than this build's %d: use a newer dualdb", ErrNoRepair, WALFile, future, storeFormat)
 		}
 	}
 	// The newest snapshot that passes every check; all snapshots that do
@@ -172,12 +177,12 @@ func planRepair(dir string, now time.Time) (*RepairPlan, error) {
 		case errors.Is(err, ErrCorrupt):
 			// An older damaged file: not listed, left where it is.
 		default:
-			return nil, fmt.Errorf("dualdb: plan repair: read %s: %w", path, err)
+			return nil, err // names the snapshot file
 		}
 	}
 	if len(ok) == 0 {
 		return nil, &CorruptionError{File: filepath.Join(dir, SnapDir), Offset: -1,
-			Reason: fmt.Sprintf("no snapshot file verifies, so there is nothing to rebuild %s from (%s is damaged: %s)", WALFile, WALFile, p.Problem)}
+			Reason: fmt.Sprintf("no snapshot file verifies, so there is nothing to rebuild %s from; its damage: %s", WALFile, damage)}
 	}
 	p.SnapshotVersion, p.StoreID, p.Records = ok[0].v, ok[0].id, ok[0].count
 	p.Snapshot = filepath.Join(dir, SnapDir, snapshot.FileName(ok[0].v))
@@ -279,7 +284,7 @@ func Repair(plan *RepairPlan) error {
 	}
 	tmp := filepath.Join(dir, repairTempFile)
 	if err := os.Remove(tmp); err != nil && !isNotExist(err) {
-		return fmt.Errorf("dualdb: repair: remove leftover %s: %w", tmp, err)
+		return dberr.WrapFile("dualdb", "repair: remove leftover", tmp, err)
 	}
 	if err := writeRepairedWAL(tmp, plan); err != nil {
 		_ = os.Remove(tmp) // our own half-built file
@@ -287,12 +292,12 @@ func Repair(plan *RepairPlan) error {
 	}
 	if plan.KeepWAL != "" {
 		if err := os.Rename(filepath.Join(dir, WALFile), plan.KeepWAL); err != nil {
-			return fmt.Errorf("dualdb: repair: keep damaged %s: %w", WALFile, err)
+			return dberr.WrapFile("dualdb", "repair: keep damaged", filepath.Join(dir, WALFile), err)
 		}
 	}
 	for _, from := range slices.Sorted(mapKeys(plan.SetAside)) {
 		if err := os.Rename(from, plan.SetAside[from]); err != nil {
-			return fmt.Errorf("dualdb: repair: set aside %s: %w", from, err)
+			return dberr.WrapFile("dualdb", "repair: set aside", from, err)
 		}
 	}
 	if len(plan.SetAside) > 0 {
@@ -301,7 +306,7 @@ func Repair(plan *RepairPlan) error {
 		}
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, WALFile)); err != nil {
-		return fmt.Errorf("dualdb: repair: move new %s into place: %w", WALFile, err)
+		return dberr.WrapFile("dualdb", "repair: move into place", tmp, err)
 	}
 	return syncDir(dir)
 }
@@ -310,12 +315,12 @@ func Repair(plan *RepairPlan) error {
 func writeRepairedWAL(path string, plan *RepairPlan) error {
 	l, err := wal.Open(path, &wal.Options{})
 	if err != nil {
-		return fmt.Errorf("dualdb: repair: create %s: %w", path, err)
+		return err // names the file
 	}
 	co, _ := json.Marshal(createdOptions{})
 	list, _ := json.Marshal(plan.Listed)
 	err = l.PutMeta(map[string][]byte{
-		metaFormat:    binary.BigEndian.AppendUint32(nil, FormatVersion),
+		metaFormat:    binary.BigEndian.AppendUint32(nil, storeFormat),
 		metaStoreID:   plan.StoreID[:],
 		metaCreated:   co,
 		metaSnapshots: list,
@@ -325,7 +330,7 @@ func writeRepairedWAL(path string, plan *RepairPlan) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("dualdb: repair: write %s: %w", path, err)
+		return err // names the file
 	}
 	return nil
 }
@@ -333,7 +338,7 @@ func writeRepairedWAL(path string, plan *RepairPlan) error {
 // syncDir fsyncs a directory so that renames in it are durable.
 func syncDir(dir string) error {
 	if err := (&Options{}).withDefaults().FS.SyncDir(dir); err != nil {
-		return fmt.Errorf("dualdb: repair: sync %s: %w", dir, err)
+		return dberr.WrapFile("dualdb", "repair: sync", dir, err)
 	}
 	return nil
 }

@@ -68,8 +68,8 @@ func (s *Snapshot) DescendIndex(from, to []byte) iter.Seq[Record] {
 	return s.wrap(s.view.DescendIndex(from, to), true)
 }
 
-// Check verifies the invariants of DESIGN.md (order of both indexes,
-// bijection between them, equal counts) on the whole snapshot and returns
+// Check verifies the store's invariants (both indexes in strict order,
+// a bijection between them, equal counts) on the whole snapshot and returns
 // up to limit findings (limit <= 0: all). A healthy store returns none.
 func (s *Snapshot) Check(limit int) []string { return s.view.Check(limit) }
 

@@ -1,16 +1,14 @@
 package db
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strings"
 
 	"github.com/dualdb/dualdb/btreeidx"
+	"github.com/dualdb/dualdb/internal/dberr"
 	"github.com/dualdb/dualdb/snapshot"
 	"github.com/dualdb/dualdb/wal"
 )
@@ -105,8 +103,8 @@ func (v *verifier) tick(n int64) {
 // Verify checks the store in dir without writing anything: every snapshot
 // file (checksums, order, count, store id, unique index keys), the WAL
 // (CRC of every record, contiguous versions, reaching back to a kept
-// snapshot), then rebuilds the state the way Open does and checks every
-// invariant of DESIGN.md on it (order of both indexes, bijection, counts).
+// snapshot), then rebuilds the state the way Open does and checks the
+// store's invariants on it (order of both indexes, bijection, counts).
 // Defects are returned as Findings naming file and position; the error is
 // for what stops the check itself (a missing or locked store).
 func Verify(dir string, opts *VerifyOptions) (rep *VerifyReport, err error) {
@@ -128,13 +126,13 @@ func Verify(dir string, opts *VerifyOptions) (rep *VerifyReport, err error) {
 	case d == nil && errors.Is(err, ErrNotStore):
 		return nil, err
 	case d == nil:
-		return nil, fmt.Errorf("dualdb: verify %s: %w", dir, err)
+		return nil, err
 	case err != nil && errors.Is(err, ErrCorrupt):
 		v.addErr("meta", d.walPath(), err)
 		v.checkSnapDir(dir, sv)
 		return v.rep, nil
 	case err != nil:
-		return nil, fmt.Errorf("dualdb: verify %s: %w", dir, err)
+		return nil, err
 	}
 	if v.checkSnapDir(dir, sv) {
 		return v.rep, nil
@@ -192,12 +190,9 @@ func (v *verifier) checkSnapDir(dir string, sv *dirSurvey) bool {
 	if sv == nil || sv.snapErr == nil {
 		return false
 	}
-	v.add(Finding{File: filepath.Join(dir, SnapDir), Offset: -1, Check: "snapshot-dir", Reason: errText(sv.snapErr)})
+	v.add(Finding{File: filepath.Join(dir, SnapDir), Offset: -1, Check: "snapshot-dir", Reason: sv.snapErr.Error()})
 	return true
 }
-
-// errText is err's message without the package prefix.
-func errText(err error) string { return strings.ReplaceAll(err.Error(), "dualdb: ", "") }
 
 func newVerifier(dir string, opts *VerifyOptions) *verifier {
 	v := &verifier{rep: &VerifyReport{Dir: dir}}
@@ -218,7 +213,7 @@ type snapFile struct {
 
 // listSnapshots returns the snapshot files meta lists, reporting listed
 // files that are missing.
-func (v *verifier) listSnapshots(d *DB, m Meta) []snapFile {
+func (v *verifier) listSnapshots(d *DB, m storeMeta) []snapFile {
 	var out []snapFile
 	for _, ver := range m.Snapshots {
 		path := filepath.Join(d.snapPath(), snapshot.FileName(ver))
@@ -256,7 +251,7 @@ func (v *verifier) checkSnapshot(d *DB, path string, version uint64) *btreeidx.I
 
 // checkWAL replays every WAL record (CRC, decoding, contiguity) and checks
 // that the WAL continues the oldest kept snapshot.
-func (v *verifier) checkWAL(d *DB, m Meta, first, last uint64) {
+func (v *verifier) checkWAL(d *DB, m storeMeta, first, last uint64) {
 	path := d.walPath()
 	if last != 0 {
 		n := 0
@@ -290,7 +285,7 @@ func (v *verifier) checkWAL(d *DB, m Meta, first, last uint64) {
 func VerifySnapshot(path string, opts *VerifyOptions) (*VerifyReport, error) {
 	v := newVerifier(filepath.Dir(path), opts)
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("dualdb: verify %s: %w", path, err)
+		return nil, dberr.WrapFile("dualdb", "stat", path, err)
 	}
 	h, err := snapshot.ReadHeader(path, nil)
 	if err == nil {
@@ -307,164 +302,4 @@ func VerifySnapshot(path string, opts *VerifyOptions) (*VerifyReport, error) {
 	v.rep.Version = h.Version
 	v.rep.Records = int(h.Count)
 	return v.rep, nil
-}
-
-// Info describes a store on disk, as Inspect reads it.
-type Info struct {
-	Dir          string
-	StoreID      string // hex; from the newest snapshot that verifies when wal.db is damaged, empty if none
-	Format       uint32 // 0 when wal.db's meta data cannot be read
-	MaxKeySize   int    // fixed at creation
-	MaxValueSize int    // fixed at creation
-	Version      uint64 // last version: of the loaded state, or on disk (WAL or newest snapshot) if it does not load
-	Records      int    // records at Version; -1 if the store does not load
-	LoadError    string // why the store does not load (as Open would fail), empty if it loads
-	WAL          WALInfo
-	Snapshots    []SnapshotInfo
-	Files        []FileInfo
-	Strangers    []string // files dualdb did not write or cannot prove it wrote, relative to Dir: left alone
-}
-
-// WALInfo describes wal.db.
-type WALInfo struct {
-	File        string
-	First, Last uint64 // versions, 0 if empty
-	Records     int
-	Bytes       int64
-}
-
-// SnapshotInfo describes one snapshot file.
-type SnapshotInfo struct {
-	File     string
-	Version  uint64
-	Bytes    int64
-	Records  uint64
-	RawBytes int64   // uncompressed record bytes
-	Ratio    float64 // Bytes / RawBytes
-	Err      string  // non-empty if the file fails its check
-}
-
-// FileInfo is one file of the store directory and its size.
-type FileInfo struct {
-	Name  string // relative to the store directory
-	Bytes int64
-}
-
-// Inspect describes the store in dir without writing anything: what
-// wal.db's meta data says, the WAL's extent, every snapshot file (checked)
-// and the files with their sizes. It also rebuilds the state, as a
-// read-only Open does, to count the records; a store that does not load
-// is still described, with the reason in LoadError. A store whose wal.db
-// is missing or damaged is described from what is left (its snapshot
-// files), with the reason in LoadError. It fails with ErrLocked while a
-// writer holds the store, with ErrNotStore when dir is not a store, and on
-// I/O errors.
-func Inspect(dir string) (info *Info, err error) {
-	d, meta, sv, err := openOffline(dir)
-	if d != nil {
-		defer func() {
-			if cerr := d.log.Close(); cerr != nil && err == nil {
-				info, err = nil, cerr
-			}
-		}()
-	}
-	if err != nil && sv != nil && errors.Is(err, ErrCorrupt) {
-		return inspectDamaged(dir, sv, err)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if sv.snapErr != nil {
-		return inspectDamaged(dir, sv, sv.snapErr)
-	}
-	info = &Info{
-		Dir: dir, StoreID: hex.EncodeToString(meta.StoreID[:]), Format: meta.Format,
-		MaxKeySize: meta.MaxKeySize, MaxValueSize: meta.MaxValueSize,
-	}
-	head, _, version, err := d.rebuild(meta, func(path string, v uint64) (*btreeidx.Index, error) {
-		return d.readSnapshot(path, v, nil)
-	})
-	if err == nil {
-		info.Version, info.Records = version, head.Len()
-	} else {
-		info.Records = -1
-		info.LoadError = err.Error()
-	}
-	first, last, n, err := d.log.Bounds()
-	if err != nil {
-		return nil, err
-	}
-	info.WAL = WALInfo{File: d.walPath(), First: first, Last: last, Records: n}
-	if info.LoadError != "" {
-		info.Version = last
-		if k := len(meta.Snapshots); k > 0 {
-			info.Version = max(last, meta.Snapshots[k-1])
-		}
-	}
-	if st, err := os.Stat(d.walPath()); err == nil {
-		info.WAL.Bytes = st.Size()
-	}
-	for _, ver := range meta.Snapshots {
-		path := filepath.Join(d.snapPath(), snapshot.FileName(ver))
-		si, err := snapshot.Verify(path, d.snapOptions())
-		s := SnapshotInfo{File: path, Version: ver, Bytes: si.FileSize, Records: si.Count, RawBytes: si.RawBytes}
-		if si.RawBytes > 0 {
-			s.Ratio = float64(si.FileSize) / float64(si.RawBytes)
-		}
-		if err != nil {
-			s.Err = err.Error()
-		}
-		info.Snapshots = append(info.Snapshots, s)
-	}
-	info.Strangers = strangers(meta, sv)
-	info.Files, err = listFiles(dir)
-	return info, err
-}
-
-// inspectDamaged describes a store whose wal.db (or snap/) cannot be
-// read: the snapshot files found in snap/, checked, and every file.
-func inspectDamaged(dir string, sv *dirSurvey, cause error) (*Info, error) {
-	info := &Info{Dir: dir, Records: -1, LoadError: cause.Error(), Strangers: slices.Clone(sv.foreign)}
-	info.WAL.File = filepath.Join(dir, WALFile)
-	if sv.walInfo != nil && sv.walInfo.Mode().IsRegular() {
-		info.WAL.Bytes = sv.walInfo.Size()
-	}
-	d := &DB{dir: dir, opts: (&Options{ReadOnly: true}).withDefaults()}
-	for _, ver := range sv.snapshotFiles() {
-		path := filepath.Join(d.snapPath(), snapshot.FileName(ver))
-		si, err := snapshot.Verify(path, d.snapOptions())
-		s := SnapshotInfo{File: path, Version: ver, Bytes: si.FileSize, Records: si.Count, RawBytes: si.RawBytes}
-		if si.RawBytes > 0 {
-			s.Ratio = float64(si.FileSize) / float64(si.RawBytes)
-		}
-		if err != nil {
-			s.Err = err.Error()
-		} else if h, herr := snapshot.ReadHeader(path, d.snapOptions()); herr == nil {
-			info.StoreID = hex.EncodeToString(h.StoreID[:])
-			info.Version = max(info.Version, ver)
-		}
-		info.Snapshots = append(info.Snapshots, s)
-	}
-	var err error
-	info.Files, err = listFiles(dir)
-	return info, err
-}
-
-// listFiles returns every file under dir with its size, sorted by name.
-func listFiles(dir string) ([]FileInfo, error) {
-	var files []FileInfo
-	err := filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		st, err := e.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		files = append(files, FileInfo{Name: rel, Bytes: st.Size()})
-		return nil
-	})
-	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
-	return files, err
 }

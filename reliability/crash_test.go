@@ -9,7 +9,7 @@ import (
 	"github.com/dualdb/dualdb/internal/crashtest"
 )
 
-// TestCrash_ProcessKill is issue 5 part 1: a child writes concurrently
+// TestCrash_ProcessKill kills the writing process: a child writes concurrently
 // (single puts, multi-record updates moving index keys, automatic and
 // explicit checkpoints) and is SIGKILLed at random moments, in Open and in
 // checkpoints too; every cut is checked against the model of what was

@@ -231,7 +231,7 @@ var checkpointFaults = []faultfs.Op{
 	faultfs.OpRename, faultfs.OpSyncDir, faultfs.OpOpen, faultfs.OpMkdir, faultfs.OpRemove,
 }
 
-// TestFault_Checkpoint is issue 5 part 3 for Checkpoint: for every kind of
+// TestFault_Checkpoint injects faults into Checkpoint: for every kind of
 // fault, in fail-once and fail-forever mode, fail the Nth operation for
 // every N until the checkpoint completes. The error must reach the
 // caller, the store must stay writable (a snapshot error is not a WAL
@@ -340,7 +340,7 @@ var openFaults = []faultfs.Op{
 	faultfs.OpOpen, faultfs.OpRead, faultfs.OpStat,
 }
 
-// TestFault_Open is issue 5 part 3 for Open: a store left with a stale
+// TestFault_Open injects faults into Open: a store left with a stale
 // temporary file and a snapshot meta records as in progress but does not
 // list (what a crash mid-checkpoint leaves) is opened with the Nth operation of each kind failing. Open
 // either fails with the error or succeeds with every acknowledged commit;

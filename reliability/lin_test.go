@@ -24,7 +24,7 @@ import (
 	"github.com/dualdb/dualdb/db"
 )
 
-// Issue 5 part 4: concurrent histories of Put, Delete, Update, Get and
+// Linearizability: concurrent histories of Put, Delete, Update, Get and
 // GetByIndex, checked for linearizability with porcupine against a model
 // of the dual index. Keys and index keys are split into groups that no
 // operation crosses, so each group is checked on its own. Every history

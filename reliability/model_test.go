@@ -16,7 +16,7 @@ import (
 	"github.com/dualdb/dualdb/db"
 )
 
-// Issue 5 part 5: seeded sequences of operations against dualdb and a
+// Model test: seeded sequences of operations against dualdb and a
 // trivial model (a map, sorted when scanned), with random restarts,
 // checkpoints and options. A divergence names the seed and the operation;
 // DUALDB_MODEL_SEED=<seed> replays exactly that sequence.

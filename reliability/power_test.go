@@ -48,9 +48,9 @@ func powerHarness(t *testing.T, x *xfsrig.Rig, seed uint64) *crashtest.Harness {
 	}
 }
 
-// TestPower_Cut is issue 5 part 2: the crash workload on XFS, cut by a
-// file-system shutdown that drops everything not fsynced, remounted and
-// checked. Cycles: DUALDB_POWER_CYCLES, default 30 (20 under -race; 300
+// TestPower_Cut runs the crash workload on XFS and cuts the power: a
+// file-system shutdown that drops everything not fsynced; the file system
+// is remounted and the store checked. Cycles: DUALDB_POWER_CYCLES, default 30 (20 under -race; 300
 // with DUALDB_LONG=1).
 func TestPower_Cut(t *testing.T) {
 	x := newXFS(t)
@@ -86,7 +86,7 @@ func TestPower_CatchesNoSync(t *testing.T) {
 	t.Logf("caught: %s", h.Totals)
 }
 
-// TestFault_WALFull is the last point of issue 5 part 3: a WAL (bbolt)
+// TestFault_WALFull fills the file system under the WAL: a WAL (bbolt)
 // commit that fails — here because the file system is full — fails the
 // store closed: the failing commit and every later one return ErrFailed,
 // readers keep the last durable version, and a reopen (once there is

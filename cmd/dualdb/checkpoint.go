@@ -14,13 +14,14 @@ import (
 func newCheckpointCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "checkpoint DIR",
-		Short: "Take a snapshot of the store now",
-		Long: `checkpoint opens the store for writing, writes a snapshot of its last version
-(snap/<version>.dsnap), records it, removes snapshots beyond the number kept
-and truncates the WAL up to the oldest snapshot kept, like the automatic
-checkpoints of a running store. It prints the snapshot's version and size.
+		Short: "Write a snapshot file of the store now",
+		Long: `checkpoint opens the store for writing, writes a snapshot file of its last
+version (snap/<version>.dsnap), records it, removes snapshot files beyond the
+number kept and truncates the WAL up to the oldest one kept, like the
+automatic checkpoints of a running store. It prints the file's version and
+size.
 
-An empty store has nothing to snapshot; a store whose newest snapshot is
+An empty store has nothing to write; a store whose newest snapshot file is
 already at the last version gets no new one. The store must not be open in
 another process.`,
 		Example: `  dualdb checkpoint ./dualdb-demo`,
@@ -40,23 +41,23 @@ func runCheckpoint(stdout, stderr io.Writer, dir string) (err error) {
 	before := d.Stats().Checkpoints
 	v, err := d.Checkpoint()
 	if err != nil {
-		return userErr(err, "checkpoint %s: %s", dir, errText(err))
+		return wrapErr(err, "checkpoint %s", dir)
 	}
 	if v == 0 {
-		fmt.Fprintf(stdout, "store %s is empty: nothing to snapshot\n", dir)
+		fmt.Fprintf(stdout, "store %s is empty: no snapshot file to write\n", dir)
 		return nil
 	}
 	st := d.Stats()
 	rel := filepath.Join(db.SnapDir, snapshot.FileName(v))
 	fi, err := os.Stat(filepath.Join(dir, rel))
 	if err != nil {
-		return userErr(err, "checkpoint %s: %s", dir, errText(err))
+		return wrapErr(err, "checkpoint %s", dir)
 	}
 	what := "wrote"
 	if st.Checkpoints == before {
 		what = "already had"
 	}
-	fmt.Fprintf(stdout, "checkpoint: %s snapshot %s: version %d, %s, %s (%s bytes)\n",
+	fmt.Fprintf(stdout, "checkpoint: %s snapshot file %s: version %d, %s, %s (%s bytes)\n",
 		what, rel, v, plural(st.Records, "record", "records"), size(fi.Size()), count(fi.Size()))
 	return nil
 }

@@ -79,7 +79,7 @@ func prepareDemoDir(w, stderr io.Writer, dir string) error {
 		return nil
 	}
 	if err != nil {
-		return userErr(err, "demo: %s", errText(err))
+		return wrapErr(err, "demo")
 	}
 	if len(entries) == 0 {
 		return nil
@@ -88,39 +88,44 @@ func prepareDemoDir(w, stderr io.Writer, dir string) error {
 		return userErr(cause, "demo: refusing to replace %s: %s; nothing was changed (use another --dir)",
 			dir, fmt.Sprintf(format, args...))
 	}
+	// refuseErr refuses because of cause, an error of the library, shown
+	// as it is.
+	refuseErr := func(cause error, why string) error {
+		return wrapErr(cause, "demo: refusing to replace %s%s; nothing was changed (use another --dir)", dir, why)
+	}
 	if _, err := storeFiles(dir, demoMarker); err != nil {
-		return refuse(err, "%s", errText(err))
+		return refuse(err, "%v", err)
 	}
 	marker, err := os.ReadFile(filepath.Join(dir, demoMarker))
 	if errors.Is(err, fs.ErrNotExist) {
 		return refuse(err, "it holds a dualdb store that demo did not make (it has no %s file)", demoMarker)
 	}
 	if err != nil {
-		return refuse(err, "%s", errText(err))
+		return refuse(err, "%v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, db.WALFile)); errors.Is(err, fs.ErrNotExist) {
 		return refuse(err, "it holds a %s file but no %s, so no store that the file could name", demoMarker, db.WALFile)
 	} else if err != nil {
-		return refuse(err, "%s", errText(err))
+		return refuse(err, "%v", err)
 	}
 	info, err := db.Inspect(dir)
 	if errors.Is(err, db.ErrLocked) {
 		return refuse(err, "a process holds the store open")
 	}
 	if err != nil {
-		return refuse(err, "its store id cannot be read: %s", errText(err))
+		return refuseErr(err, ": its store id cannot be read")
 	}
 	if id := strings.TrimSpace(string(marker)); id != info.StoreID {
 		return refuse(fs.ErrExist, "its %s file names store %q, but the store there is %s", demoMarker, id, info.StoreID)
 	}
 	// Hold the store from this check until its files are removed, so that
 	// no process opens it in between. No checkpoints: nothing is written.
-	d, err := openStoreWith(dir, &db.Options{CheckpointEvery: -1}, true, stderr)
+	d, err := openStoreWith(dir, &db.Options{CheckpointEvery: -1, NoAdminSocket: true}, true, stderr)
 	if errors.Is(err, db.ErrLocked) {
 		return refuse(err, "a process holds the store open")
 	}
 	if err != nil {
-		return refuse(err, "it does not open: %s", errText(err))
+		return refuseErr(err, ": it does not open")
 	}
 	fmt.Fprintf(w, "Replacing the previous demo store in %s (store %s)\n", dir, info.StoreID)
 	err = removeStore(dir, []string{demoMarker}, []string{dir})
@@ -128,7 +133,7 @@ func prepareDemoDir(w, stderr io.Writer, dir string) error {
 		err = cerr
 	}
 	if err != nil {
-		return userErr(err, "demo: remove the previous demo store in %s: %s", dir, errText(err))
+		return wrapErr(err, "demo: remove the previous demo store in %s", dir)
 	}
 	return nil
 }
@@ -143,7 +148,7 @@ func markDemoStore(dir string) error {
 	path := filepath.Join(dir, demoMarker)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return userErr(err, "demo: %s", errText(err))
+		return wrapErr(err, "demo")
 	}
 	_, err = f.WriteString(info.StoreID + "\n")
 	if err == nil {
@@ -153,7 +158,7 @@ func markDemoStore(dir string) error {
 		err = cerr
 	}
 	if err != nil {
-		return userErr(err, "demo: write %s: %s", path, errText(err))
+		return wrapErr(err, "demo: write %s", path)
 	}
 	return nil
 }
@@ -199,7 +204,7 @@ func runDemo(stdout, stderr io.Writer, dir string, n, batch int) (err error) {
 		return userErr(fs.ErrExist, "demo: %s now holds a store that demo did not make; nothing was changed (use another --dir)", dir)
 	}
 	if err := d.Close(); err != nil {
-		return userErr(err, "demo: close: %s", errText(err))
+		return wrapErr(err, "demo: close")
 	}
 	if err := markDemoStore(dir); err != nil {
 		return err
@@ -232,7 +237,7 @@ func runDemo(stdout, stderr io.Writer, dir string, n, batch int) (err error) {
 		})
 		if err != nil {
 			bar.finish()
-			return userErr(err, "demo: load users %d-%d: %s", lo, hi, errText(err))
+			return wrapErr(err, "demo: load users %d-%d", lo, hi)
 		}
 		bar.set(int64(hi), int64(n))
 	}
@@ -277,7 +282,7 @@ func runDemo(stdout, stderr io.Writer, dir string, n, batch int) (err error) {
 		return tx.Put(a.Key, b.Index, aValue)
 	})
 	if err != nil {
-		return userErr(err, "demo: swap: %s", errText(err))
+		return wrapErr(err, "demo: swap")
 	}
 	ra, _ := d.GetByIndex(a.Index)
 	rb, _ := d.GetByIndex(b.Index)
@@ -289,7 +294,7 @@ func runDemo(stdout, stderr io.Writer, dir string, n, batch int) (err error) {
 	start = time.Now()
 	v, err := d.Checkpoint()
 	if err != nil {
-		return userErr(err, "demo: checkpoint: %s", errText(err))
+		return wrapErr(err, "demo: checkpoint")
 	}
 	rel := filepath.Join(db.SnapDir, snapshot.FileName(v))
 	var snapSize int64
@@ -301,7 +306,7 @@ func runDemo(stdout, stderr io.Writer, dir string, n, batch int) (err error) {
 	// 5. Close and reopen.
 	if err := d.Close(); err != nil {
 		d = nil
-		return userErr(err, "demo: close: %s", errText(err))
+		return wrapErr(err, "demo: close")
 	}
 	d = nil
 	obs := &recoveryObserver{}
@@ -319,7 +324,7 @@ func runDemo(stdout, stderr io.Writer, dir string, n, batch int) (err error) {
 	err = d.Close()
 	d = nil
 	if err != nil {
-		return userErr(err, "demo: close: %s", errText(err))
+		return wrapErr(err, "demo: close")
 	}
 	say("")
 

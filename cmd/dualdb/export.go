@@ -85,9 +85,9 @@ func writeFileAtomic(path string, fn func(io.Writer) (int, error)) (n int, err e
 		// The temporary name is random; the user knows only path.
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			return 0, userErr(err, "create %s: %s", path, errText(pe.Err))
+			return 0, userErr(err, "create %s: %v", path, pe.Err)
 		}
-		return 0, userErr(err, "create %s: %s", path, errText(err))
+		return 0, wrapErr(err, "create %s", path)
 	}
 	defer func() {
 		if err != nil {
@@ -98,16 +98,16 @@ func writeFileAtomic(path string, fn func(io.Writer) (int, error)) (n int, err e
 		}
 	}()
 	if n, err = fn(f); err != nil {
-		return n, userErr(err, "write %s: %s", f.Name(), errText(err))
+		return n, wrapErr(err, "write %s", f.Name())
 	}
 	if err := f.Sync(); err != nil {
-		return n, userErr(err, "sync %s: %s", f.Name(), errText(err))
+		return n, wrapErr(err, "sync %s", f.Name())
 	}
 	if err := f.Close(); err != nil {
-		return n, userErr(err, "close %s: %s", f.Name(), errText(err))
+		return n, wrapErr(err, "close %s", f.Name())
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
-		return n, userErr(err, "rename %s: %s", f.Name(), errText(err))
+		return n, wrapErr(err, "rename %s", f.Name())
 	}
 	return n, nil
 }

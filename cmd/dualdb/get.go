@@ -89,7 +89,7 @@ func runGet(stdout, stderr io.Writer, dir string, q []byte, byIndex, asJSON bool
 		return errFindings
 	}
 	if err != nil {
-		return userErr(err, "get: %s", errText(err))
+		return wrapErr(err, "get")
 	}
 	if asJSON {
 		_, err = stdout.Write(append(appendJSONRecord(nil, r), '\n'))

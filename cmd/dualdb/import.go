@@ -94,7 +94,7 @@ func runImport(stdin io.Reader, stdout, stderr io.Writer, dir, file string, batc
 	} else {
 		f, err := os.Open(file)
 		if err != nil {
-			return userErr(err, "import: %s", errText(err))
+			return wrapErr(err, "import")
 		}
 		defer f.Close() // read-only
 		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
@@ -190,10 +190,10 @@ func runImport(stdin io.Reader, stdout, stderr io.Writer, dir, file string, batc
 			// from what reached the disk.
 			last := batch[len(batch)-1].line
 			if target.created {
-				return userErr(err, "import stopped: writing lines %d-%d of %s failed: %s", first, last, name, errText(err))
+				return wrapErr(err, "import stopped: writing lines %d-%d of %s failed", first, last, name)
 			}
-			return userErr(err, "import stopped: writing lines %d-%d of %s failed: %s; applied: lines 1-%d, unknown: lines %d-%d (the store failed closed; check with get or export)",
-				first, last, name, errText(err), applied, first, last)
+			return wrapErr(err, "import stopped: writing lines %d-%d of %s failed; applied: lines 1-%d, unknown: lines %d-%d (the store failed closed; check with get or export)",
+				first, last, name, applied, first, last)
 		}
 		applied = batch[len(batch)-1].line
 		records += len(batch)
@@ -230,7 +230,7 @@ func runImport(stdin io.Reader, stdout, stderr io.Writer, dir, file string, batc
 			first = lineNo + 1
 		}
 		if !errors.Is(err, bufio.ErrTooLong) {
-			return userErr(err, "import stopped: read %s at line %d: %s%s", name, lineNo+1, errText(err), appliedText())
+			return userErr(err, "import stopped at %s line %d: %v%s", name, lineNo+1, err, appliedText())
 		}
 		// The batch ends at the line that is too long to read.
 		inBatch++
@@ -265,11 +265,17 @@ func badBatchErr(name string, bad, conflict *lineError, applied string) error {
 	if bad == nil || (conflict != nil && conflict.line < bad.line) {
 		faults[0], faults[1] = conflict, bad
 	}
-	msg := fmt.Sprintf("import stopped at %s line %d: %s", name, faults[0].line, putErrText(faults[0].err))
+	also := ""
 	if f := faults[1]; f != nil {
-		msg += fmt.Sprintf("; also line %d: %s", f.line, putErrText(f.err))
+		also = fmt.Sprintf("; also line %d: %s", f.line, putErrText(f.err, false))
 	}
-	return userErr(faults[0].err, "%s%s", msg, applied)
+	first := faults[0]
+	if text := putErrText(first.err, true); text != "" {
+		return userErr(first.err, "import stopped at %s line %d: %s%s%s", name, first.line, text, also, applied)
+	}
+	// A record the store refuses: its error, which says why in full,
+	// comes first (it carries the library's name).
+	return wrapErr(first.err, "import stopped at %s line %d%s%s", name, first.line, also, applied)
 }
 
 // importTarget is the directory import writes to and what import made
@@ -293,23 +299,23 @@ func prepareImportDir(dir string) (*importTarget, error) {
 			if _, err := os.Lstat(p); err == nil {
 				break
 			} else if !errors.Is(err, fs.ErrNotExist) {
-				return nil, userErr(err, "import: %s", errText(err))
+				return nil, wrapErr(err, "import")
 			}
 			t.made = append(t.made, p)
 		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, userErr(err, "import: create %s: %s", dir, errText(err))
+			return nil, wrapErr(err, "import: create %s", dir)
 		}
 		t.created = true
 		return t, nil
 	case err != nil:
-		return nil, userErr(err, "import: %s", errText(err))
+		return nil, wrapErr(err, "import")
 	case !st.IsDir():
 		return nil, userErr(fs.ErrExist, "import: %s is not a directory", dir)
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, userErr(err, "import: %s", errText(err))
+		return nil, wrapErr(err, "import")
 	}
 	if len(entries) == 0 {
 		t.created = true
@@ -320,20 +326,15 @@ func prepareImportDir(dir string) (*importTarget, error) {
 			return t, nil // an existing store
 		}
 	}
-	return nil, userErr(fs.ErrExist, "import: %s is not empty and is not a dualdb store (it holds %s and no %s); "+
-		"import creates a store only in a new or empty directory", dir, namesOf(entries, 5), db.WALFile)
-}
-
-// namesOf lists the names of up to max entries, and how many more there are.
-func namesOf(entries []os.DirEntry, max int) string {
-	var names []string
-	for i, e := range entries {
-		if i == max {
-			return fmt.Sprintf("%s and %d more", strings.Join(names, ", "), len(entries)-max)
-		}
+	names := make([]string, 0, 4)
+	for _, e := range entries[:min(len(entries), 4)] {
 		names = append(names, e.Name())
 	}
-	return strings.Join(names, ", ")
+	if n := len(entries) - len(names); n > 0 {
+		names = append(names, fmt.Sprintf("%d more", n))
+	}
+	return nil, userErr(fs.ErrExist, "import: %s is not empty and is not a dualdb store (it holds %s and no %s); "+
+		"import creates a store only in a new or empty directory", dir, strings.Join(names, ", "), db.WALFile)
 }
 
 // undo removes what import created if it created the store, and adds to
@@ -343,7 +344,7 @@ func (t *importTarget) undo(cause error) error {
 		return cause
 	}
 	if err := removeStore(t.dir, nil, t.made); err != nil {
-		return userErr(cause, "%s; removing the store import created in %s failed: %s", cause.Error(), t.dir, errText(err))
+		return userErr(cause, "%s; removing the store import created in %s failed: %v", cause.Error(), t.dir, err)
 	}
 	return userErr(cause, "%s; nothing was kept: the store import created in %s was removed", cause.Error(), t.dir)
 }
@@ -365,6 +366,10 @@ func storeFiles(dir string, extra ...string) ([]string, error) {
 		case name == db.WALFile && e.Type().IsRegular():
 			wal = append(wal, filepath.Join(dir, name))
 		case slices.Contains(extra, name) && e.Type().IsRegular():
+			others = append(others, filepath.Join(dir, name))
+		case name == db.SocketFile && e.Type()&fs.ModeSocket != 0:
+			// The operator socket: callers hold the store or have closed
+			// it, so this one was left by a process that was killed.
 			others = append(others, filepath.Join(dir, name))
 		case name == db.SnapDir && e.IsDir():
 			list, err := os.ReadDir(filepath.Join(dir, name))
@@ -412,15 +417,27 @@ func removeStore(dir string, extra, dirs []string) error {
 	return nil
 }
 
-// putErrText explains why Tx.Put refused a record.
-func putErrText(err error) string {
+// putErrText explains in the CLI's words why a line was not applied: a
+// malformed line, an index conflict, or a record the store refuses. For a
+// refusal it returns "" when whole is set, for the caller to show the
+// store's error itself, and else a short reason.
+func putErrText(err error, whole bool) string {
 	var ce *db.ConflictError
-	if errors.As(err, &ce) {
+	switch {
+	case errors.As(err, &ce):
 		idx, _ := show(ce.Index)
 		owner, _ := show(ce.Owner)
 		return fmt.Sprintf("conflict: index key %s belongs to key %s", idx, owner)
+	case !strings.HasPrefix(err.Error(), libPrefix):
+		return err.Error() // the CLI's own: a malformed line
+	case whole:
+		return ""
+	case errors.Is(err, db.ErrTooLarge):
+		return "key, index key or value too large for the store"
+	case errors.Is(err, db.ErrEmptyKey):
+		return "empty key"
 	}
-	return errText(err)
+	return "refused by the store"
 }
 
 // jsonField names the fields of a line; the _b64 forms carry base64.

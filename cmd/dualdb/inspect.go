@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -150,7 +149,7 @@ func printInspect(w io.Writer, info *db.Info, indent string) error {
 	}
 	row("version\t%d", info.Version)
 	if info.LoadError != "" {
-		row("records\tunknown: the store does not load (run dualdb verify): %s", errText(errors.New(info.LoadError)))
+		row("records\tunknown: the store does not load (run dualdb verify): %s", info.LoadError)
 	} else {
 		row("records\t%s", count(info.Records))
 	}
@@ -178,7 +177,7 @@ func printInspect(w io.Writer, info *db.Info, indent string) error {
 		}
 		row("%s\t%s", label, line)
 		if s.Err != "" {
-			row("\t  FAILS ITS CHECK (run verify): %s", strings.ReplaceAll(s.Err, "dualdb: ", ""))
+			row("\t  FAILS ITS CHECK (run verify): %s", s.Err)
 		}
 	}
 	var total int64

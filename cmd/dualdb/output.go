@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -39,10 +40,51 @@ func userErr(cause error, format string, args ...any) error {
 	return &cliError{msg: fmt.Sprintf(format, args...), cause: cause}
 }
 
-// errText is err's message without the "dualdb: " prefix the library puts
-// on its errors; run adds its own.
-func errText(err error) string {
-	return strings.ReplaceAll(err.Error(), "dualdb: ", "")
+// libPrefix is the origin the store's own errors start with: the
+// library's name, which is also the CLI's.
+const libPrefix = "dualdb: "
+
+// wrapErr returns cause with the CLI's context, the cause's message left
+// as it is. The library's errors start with their origin ("dualdb: ",
+// "wal: ", "snapshot: ") and name their file; so that a line names dualdb
+// once, an error of the store's own comes first and the context follows
+// in parentheses, and any other follows the context: "context: cause".
+// A context whose path (a string argument) the cause names already is
+// left out: the cause says the operation and the path, and a line names a
+// path once.
+func wrapErr(cause error, format string, args ...any) error {
+	ctx, msg := fmt.Sprintf(format, args...), cause.Error()
+	switch {
+	case namesArg(msg, args):
+		return &cliError{msg: msg, cause: cause}
+	case strings.HasPrefix(msg, libPrefix):
+		return &cliError{msg: msg + " (" + ctx + ")", cause: cause}
+	}
+	return &cliError{msg: ctx + ": " + msg, cause: cause}
+}
+
+// namesArg reports whether msg names one of the string arguments whole:
+// not as the start of a longer path (dir in dir/wal.db).
+func namesArg(msg string, args []any) bool {
+	for _, a := range args {
+		s, ok := a.(string)
+		if !ok || strings.TrimSpace(s) == "" {
+			continue
+		}
+		if regexp.MustCompile(`(?:^|[\s("'])` + regexp.QuoteMeta(s) + `(?:$|[\s:;,)"'])`).MatchString(msg) {
+			return true
+		}
+	}
+	return false
+}
+
+// errLine is the line run prints for err: the CLI's name, once.
+func errLine(err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, libPrefix) {
+		return msg // a store error passed on whole: it starts with the name
+	}
+	return libPrefix + msg
 }
 
 // usageErr is returned for bad arguments; it exits 2 like every error.
@@ -59,7 +101,7 @@ func requireStore(dir string) error {
 	case errors.Is(err, fs.ErrNotExist):
 		return userErr(err, "%s: no such directory", dir)
 	case err != nil:
-		return userErr(err, "%s: %s", dir, errText(err))
+		return wrapErr(err, "%s", dir)
 	case !st.IsDir():
 		return userErr(fs.ErrInvalid, "%s is not a directory", dir)
 	}
@@ -71,7 +113,7 @@ func requireStore(dir string) error {
 		}
 		return userErr(err, "%s is not a dualdb store: it has no %s", dir, db.WALFile)
 	} else if err != nil {
-		return userErr(err, "%s: %s", dir, errText(err))
+		return wrapErr(err, "%s", dir)
 	}
 	return nil
 }
@@ -107,16 +149,16 @@ func openErr(dir string, err error) error {
 		return userErr(err, "store %s is locked: another process has it open for writing. "+
 			"A store has one writer or any number of readers; stop that process and retry", dir)
 	case errors.Is(err, db.ErrCorrupt):
-		return userErr(err, "store %s is damaged: %s (run `dualdb verify %s` for a full report)", dir, errText(err), dir)
+		return wrapErr(err, "store %s is damaged: run `dualdb verify %s` for a full report", dir, dir)
 	default:
-		return userErr(err, "open %s: %s", dir, errText(err))
+		return wrapErr(err, "open %s", dir)
 	}
 }
 
 // closeStore closes d and joins a close error to err.
 func closeStore(d *db.DB, err *error) {
 	if cerr := d.Close(); cerr != nil && *err == nil {
-		*err = userErr(cerr, "close %s: %s", d.Dir(), errText(cerr))
+		*err = wrapErr(cerr, "close %s", d.Dir())
 	}
 }
 

@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/dualdb/dualdb/db"
@@ -110,5 +114,51 @@ func TestHelp_ExitCodes(t *testing.T) {
 	}
 	if r := runCLI(t, "", "no-such-command"); r.code != exitError {
 		t.Errorf("unknown command: exit %d, want %d", r.code, exitError)
+	}
+}
+
+// TestWrapErr_NameOncePathOnce: the line run prints for a wrapped error
+// names dualdb once, at its start, and a path at most once, whatever the
+// cause (the store's own error, another package's, the os package's), and
+// the cause's text is never edited (a key holding "dualdb: " stays whole).
+// A context naming a path the cause names is left out.
+func TestWrapErr_NameOncePathOnce(t *testing.T) {
+	const dir = "/x/store"
+	walPath := dir + "/" + db.WALFile
+	keyed := fmt.Errorf("%w: key %q", db.ErrNotFound, "dualdb: k")
+	for _, tc := range []struct {
+		name  string
+		err   error
+		want  string
+		again string // a text the line must hold exactly once
+	}{
+		{"store-error", wrapErr(&db.CorruptionError{File: walPath, Offset: -1, Reason: "r"}, "checkpoint %s", dir),
+			"dualdb: corrupt /x/store/wal.db: r (checkpoint /x/store)", walPath},
+		{"other-package", wrapErr(errors.New("wal: sync /x/store/wal.db: EIO"), "checkpoint %s", dir),
+			"dualdb: checkpoint /x/store: wal: sync /x/store/wal.db: EIO", walPath},
+		{"os-same-path", wrapErr(&fs.PathError{Op: "stat", Path: dir, Err: syscall.EACCES}, "%s", dir),
+			"dualdb: stat /x/store: permission denied", dir},
+		{"os-other-path", wrapErr(&fs.PathError{Op: "stat", Path: walPath, Err: syscall.EACCES}, "open %s", "/y"),
+			"dualdb: open /y: stat /x/store/wal.db: permission denied", walPath},
+		{"store-error-names-path", wrapErr(fmt.Errorf("%w: %s has no wal.db", db.ErrNotStore, dir), "open %s", dir),
+			"dualdb: not a dualdb store: /x/store has no wal.db", dir},
+		{"unedited", wrapErr(keyed, "get"), `dualdb: not found: key "dualdb: k" (get)`, `"dualdb: k"`},
+		{"cli-own", usageErr("--limit must not be negative"), "dualdb: --limit must not be negative", "--limit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			line := errLine(tc.err)
+			if line != tc.want {
+				t.Errorf("line %q, want %q", line, tc.want)
+			}
+			if !strings.HasPrefix(line, "dualdb: ") {
+				t.Errorf("%q does not start with the name", line)
+			}
+			if n := strings.Count(strings.ReplaceAll(line, tc.again, ""), "dualdb: "); n != 1 {
+				t.Errorf("%q names dualdb %d times", line, n)
+			}
+			if n := strings.Count(line, tc.again+" ") + strings.Count(line, tc.again+":") + strings.Count(line, tc.again+")"); n != 1 {
+				t.Errorf("%q holds %q %d times, want once", line, tc.again, n)
+			}
+		})
 	}
 }

@@ -59,11 +59,11 @@ func runRepair(stdin io.Reader, stdout io.Writer, dir string, yes bool) error {
 	plan, err := db.PlanRepair(dir)
 	switch {
 	case errors.Is(err, db.ErrNoRepair):
-		return userErr(err, "%s", errText(err))
+		return err // says why, naming the store
 	case errors.Is(err, db.ErrLocked), errors.Is(err, db.ErrNotStore):
 		return openErr(dir, err)
 	case err != nil:
-		return userErr(err, "repair %s: %s", dir, errText(err))
+		return wrapErr(err, "repair %s", dir)
 	}
 	printPlan(stdout, plan)
 	if !yes {
@@ -78,7 +78,7 @@ func runRepair(stdin io.Reader, stdout io.Writer, dir string, yes bool) error {
 		}
 	}
 	if err := db.Repair(plan); err != nil {
-		return userErr(err, "repair %s: %s", dir, errText(err))
+		return wrapErr(err, "repair %s", dir)
 	}
 	fmt.Fprintf(stdout, "repaired %s: wal.db rebuilt from snapshot version %d; %s\n", dir, plan.SnapshotVersion, plan.Lost())
 	rep, err := db.Verify(dir, nil)
@@ -97,7 +97,7 @@ func runRepair(stdin io.Reader, stdout io.Writer, dir string, yes bool) error {
 // printPlan prints what repair will do.
 func printPlan(w io.Writer, p *db.RepairPlan) {
 	fmt.Fprintf(w, "repair %s\n", p.Dir)
-	fmt.Fprintf(w, "  problem: %s\n", errText(errors.New(p.Problem)))
+	fmt.Fprintf(w, "  problem: %s\n", p.Problem)
 	fmt.Fprintf(w, "  rebuild from: %s (version %d, %s)\n", relTo(p.Dir, p.Snapshot), p.SnapshotVersion, plural(p.Records, "record", "records"))
 	fmt.Fprintf(w, "  steps:\n")
 	for i, s := range p.Steps() {
@@ -115,7 +115,7 @@ func requireDir(dir string) error {
 	case errors.Is(err, fs.ErrNotExist):
 		return userErr(err, "%s: no such directory", dir)
 	case err != nil:
-		return userErr(err, "%s: %s", dir, errText(err))
+		return wrapErr(err, "%s", dir)
 	case !st.IsDir():
 		return userErr(fs.ErrInvalid, "%s is not a directory", dir)
 	}

@@ -67,7 +67,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case errors.Is(err, errFindings):
 		return exitFindings
 	default:
-		fmt.Fprintln(stderr, "dualdb:", err)
+		fmt.Fprintln(stderr, errLine(err))
 		return exitError
 	}
 }

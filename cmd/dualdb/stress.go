@@ -265,7 +265,7 @@ func requireNewDir(dir string) error {
 	case errors.Is(err, os.ErrNotExist):
 		return nil
 	case err != nil:
-		return userErr(err, "%s: %s", dir, errText(err))
+		return wrapErr(err, "%s", dir)
 	case len(entries) > 0:
 		return userErr(os.ErrExist, "%s is not empty: stress creates its own store; give a new or empty directory", dir)
 	}
@@ -302,7 +302,7 @@ func serveStress(pprofAddr, metricsAddr string, reg *prometheus.Registry, stderr
 	for _, addr := range order {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return servers, userErr(err, "listen on %s: %s", addr, errText(err))
+			return servers, wrapErr(err, "listen on %s", addr)
 		}
 		bound := ln.Addr().String()
 		if addr == pprofAddr {

@@ -101,7 +101,7 @@ func runVerify(stdout, stderr io.Writer, target string, o verifyFlags) error {
 	)
 	if o.snapshot != "" {
 		if _, err := os.Stat(target); err != nil {
-			return userErr(err, "verify: %s", errText(err))
+			return wrapErr(err, "verify")
 		}
 		rep, err = db.VerifySnapshot(target, opts)
 	} else {
@@ -187,7 +187,7 @@ func printVerify(w io.Writer, rep *db.VerifyReport, target string, single bool, 
 	}
 	var checked string
 	if single {
-		checked = fmt.Sprintf("snapshot of version %d, %s", rep.Version, plural(rep.Records, "record", "records"))
+		checked = fmt.Sprintf("snapshot file of version %d, %s", rep.Version, plural(rep.Records, "record", "records"))
 	} else {
 		// Verify rebuilds the store as Open does; when that fails, the
 		// report's version and count are those of nothing.

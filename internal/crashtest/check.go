@@ -12,7 +12,7 @@ import (
 	"github.com/dualdb/dualdb/snapshot"
 )
 
-// CheckSnapshot checks the invariants of DESIGN.md on s with its own scans
+// CheckSnapshot checks the store's invariants on s with its own scans
 // (not trusting the index's Check): both orders strictly ascending, both
 // directions agreeing, the same records by key and by index, the index a
 // bijection, Get and GetByIndex agreeing with the scans, Len matching; and

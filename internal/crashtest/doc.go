@@ -25,7 +25,7 @@
 //     partial);
 //   - the store's version is exactly the number of commits that took a
 //     version (versions are contiguous and nothing extra was applied);
-//   - the invariants of DESIGN.md hold: both orders strictly ascending, the
+//   - the store's invariants hold: both orders strictly ascending, the
 //     same records both ways, the index a bijection (own scans and
 //     Snapshot.Check), and db.Verify finds nothing;
 //   - every operation's reported result (ok, conflict, not found) is the one

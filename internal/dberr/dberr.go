@@ -33,16 +33,21 @@ type CorruptionError struct {
 }
 
 // Error implements error.
-func (e *CorruptionError) Error() string {
+func (e *CorruptionError) Error() string { return "dualdb: corrupt " + Describe(e) }
+
+// Describe says where and what the damage of e is, "file at offset N
+// (version V): reason", for a message that already says it is corruption
+// and carries its prefix: one that lists several damaged files, say.
+func Describe(e *CorruptionError) string {
 	switch {
 	case e.Offset >= 0 && e.Version != 0:
-		return fmt.Sprintf("dualdb: corrupt %s at offset %d (version %d): %s", e.File, e.Offset, e.Version, e.Reason)
+		return fmt.Sprintf("%s at offset %d (version %d): %s", e.File, e.Offset, e.Version, e.Reason)
 	case e.Offset >= 0:
-		return fmt.Sprintf("dualdb: corrupt %s at offset %d: %s", e.File, e.Offset, e.Reason)
+		return fmt.Sprintf("%s at offset %d: %s", e.File, e.Offset, e.Reason)
 	case e.Version != 0:
-		return fmt.Sprintf("dualdb: corrupt %s at version %d: %s", e.File, e.Version, e.Reason)
+		return fmt.Sprintf("%s at version %d: %s", e.File, e.Version, e.Reason)
 	default:
-		return fmt.Sprintf("dualdb: corrupt %s: %s", e.File, e.Reason)
+		return fmt.Sprintf("%s: %s", e.File, e.Reason)
 	}
 }
 

@@ -86,7 +86,13 @@ var Kinds = []Kind{
 	})},
 	{"future-format", "wal.db's meta says store format 2, newer than this build", healthyThen(func(dir string) error {
 		return editWAL(dir, func(tx *bolt.Tx) error {
-			return tx.Bucket([]byte("meta")).Put([]byte("format"), binary.BigEndian.AppendUint32(nil, db.FormatVersion+1))
+			// One more than the format the healthy store was written in.
+			meta := tx.Bucket([]byte("meta"))
+			cur := meta.Get([]byte("format"))
+			if len(cur) != 4 {
+				return fmt.Errorf("meta format is %d bytes, want 4", len(cur))
+			}
+			return meta.Put([]byte("format"), binary.BigEndian.AppendUint32(nil, binary.BigEndian.Uint32(cur)+1))
 		})
 	})},
 	{"snap-is-file", "snap is a regular file, not a directory", healthyThen(func(dir string) error {
