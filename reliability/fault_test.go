@@ -15,8 +15,16 @@ import (
 
 	"github.com/dualdb/dualdb/db"
 	"github.com/dualdb/dualdb/internal/crashtest"
+	"github.com/dualdb/dualdb/internal/testtier"
 	"github.com/dualdb/dualdb/snapshot"
 )
+
+// faultTemplateBatches is the number of 300-record commits the template
+// store of the fault tests starts with: 6,000 records in the long tier,
+// whose snapshot file takes 6 buffered writes; 1,500 in the fast tier,
+// whose file takes 2 (a first and a last). Both tiers fail every
+// operation of every kind in turn.
+var faultTemplateBatches = testtier.Pick(5, 20)
 
 // faultTotals are the figures of the fault-injection tests.
 var faultTotals struct {
@@ -149,7 +157,7 @@ func faultTemplate(t testing.TB) (string, records) {
 		t.Fatal(err)
 	}
 	m := records{}
-	for i := range 20 {
+	for i := range faultTemplateBatches {
 		m.update(t, d, "a", i*300, 300)
 	}
 	if _, err := d.Checkpoint(); err != nil {
@@ -229,9 +237,9 @@ var checkpointFaults = []crashtest.Op{
 	crashtest.OpRename, crashtest.OpSyncDir, crashtest.OpOpen, crashtest.OpMkdir, crashtest.OpRemove,
 }
 
-// TestFault_Checkpoint is issue 5 part 3 for Checkpoint: for every kind of
-// fault, in fail-once and fail-forever mode, fail the Nth operation for
-// every N until the checkpoint completes. The error must reach the
+// TestFault_Checkpoint: for every kind of fault, in fail-once and
+// fail-forever mode, fail the Nth operation for every N until the
+// checkpoint completes. The error must reach the
 // caller, the store must stay writable (a snapshot error is not a WAL
 // error), no failed snapshot may be recorded, a later checkpoint must
 // work, and a reopen must find every acknowledged commit and no temp file.
@@ -338,9 +346,9 @@ var openFaults = []crashtest.Op{
 	crashtest.OpOpen, crashtest.OpRead, crashtest.OpStat,
 }
 
-// TestFault_Open is issue 5 part 3 for Open: a store left with a stale
-// temporary file and an unlisted snapshot (what a crash mid-checkpoint
-// leaves) is opened with the Nth operation of each kind failing. Open
+// TestFault_Open: a store left with a stale temporary file and an
+// unlisted snapshot (what a crash mid-checkpoint leaves) is opened with
+// the Nth operation of each kind failing, for every N. Open
 // either fails with the error or succeeds with every acknowledged commit;
 // in both cases the next clean Open recovers everything and leaves no
 // temporary file.

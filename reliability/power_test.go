@@ -10,6 +10,7 @@ import (
 
 	"github.com/dualdb/dualdb/db"
 	"github.com/dualdb/dualdb/internal/crashtest"
+	"github.com/dualdb/dualdb/internal/testtier"
 )
 
 // newXFS mounts a fresh XFS file system in a loop device for the test and
@@ -47,18 +48,15 @@ func powerHarness(t *testing.T, x *crashtest.XFS, seed uint64) *crashtest.Harnes
 	}
 }
 
-// TestPower_Cut is issue 5 part 2: the crash workload on XFS, cut by a
-// file-system shutdown that drops everything not fsynced, remounted and
-// checked. Cycles: DUALDB_POWER_CYCLES, default 30 (20 under -race; 300
-// with DUALDB_LONG=1).
+// TestPower_Cut: the crash workload on XFS, cut by a file-system shutdown
+// that drops everything not fsynced, remounted and checked. Cycles: 10 in
+// the fast tier; in the long tier 30, or 20 under -race.
+// DUALDB_POWER_CYCLES overrides.
 func TestPower_Cut(t *testing.T) {
 	x := newXFS(t)
-	cycles := 30
-	if raceEnabled {
+	cycles := testtier.Pick(10, 30)
+	if raceEnabled && testtier.Long() {
 		cycles = 20
-	}
-	if long() {
-		cycles = 300
 	}
 	cycles = envInt("DUALDB_POWER_CYCLES", cycles)
 	seed := uint64(envInt("DUALDB_POWER_SEED", int(time.Now().UnixNano()%1e9)))
@@ -72,7 +70,7 @@ func TestPower_Cut(t *testing.T) {
 func TestPower_CatchesNoSync(t *testing.T) {
 	x := newXFS(t)
 	h := powerHarness(t, x, 7)
-	h.Logf = nil // the findings are the point here; bug 3 explains the rest
+	h.Logf = nil // the findings are the point here; bug 3 of docs/reliability.md explains the rest
 	h.Cfg = crashtest.Config{NoSync: true, Ballast: -1}
 	for i := 0; i < 8 && h.Totals.Lost == 0; i++ {
 		if _, err := h.Cycle(crashtest.KillRandom); err != nil {
@@ -85,8 +83,7 @@ func TestPower_CatchesNoSync(t *testing.T) {
 	t.Logf("caught: %s", h.Totals)
 }
 
-// TestFault_WALFull is the last point of issue 5 part 3: a WAL (bbolt)
-// commit that fails — here because the file system is full — fails the
+// TestFault_WALFull: a WAL (bbolt) commit that fails — here because the file system is full — fails the
 // store closed: the failing commit and every later one return ErrFailed,
 // readers keep the last durable version, and a reopen (once there is
 // room) recovers every acknowledged commit.
