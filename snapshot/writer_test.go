@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/dualdb/dualdb/internal/testtier"
 	"github.com/dualdb/dualdb/snapshot"
 	"github.com/dualdb/dualdb/vfs"
 )
@@ -188,9 +189,7 @@ func TestWrite_Deterministic(t *testing.T) {
 	recs = append(recs[:10000:10000], userRecords(11, 20000)[10000:]...)
 	h := snapshot.Header{StoreID: testStoreID, Version: 3, Count: uint64(len(recs))}
 	levels := []snapshot.Level{snapshot.LevelDefault, snapshot.LevelBalanced, snapshot.LevelBetter}
-	if testing.Short() {
-		levels = levels[:1]
-	}
+	levels = testtier.Pick(levels[:1], levels) // the slower levels in the long tier
 	for _, lvl := range levels {
 		t.Run(lvl.String(), func(t *testing.T) {
 			opts := &snapshot.Options{EncoderLevel: lvl}
