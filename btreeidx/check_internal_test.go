@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/btree"
+
+	"github.com/dualdb/dualdb/internal/testtier"
 )
 
 // healthy returns an Index of n records "k%05d" -> "i%05d" (index keys in
@@ -202,13 +204,11 @@ func uniformKey(r *rand.Rand, tag byte) []byte {
 }
 
 // TestCheckSample_FindsPlantedDamage plants one violation that keeps the
-// counts equal in a large index and requires CheckSample, given enough
-// windows, to find it.
+// counts equal in a large index (10,000 records in the fast tier, 30,000
+// in the long tier) and requires CheckSample, given enough windows, to
+// find it.
 func TestCheckSample_FindsPlantedDamage(t *testing.T) {
-	n := 30000
-	if testing.Short() {
-		n = 10000
-	}
+	n := testtier.Pick(10000, 30000)
 	const width = 50
 	ranges := 5 * n / width // each record in 5 windows per tree, in expectation
 	r := rand.New(rand.NewPCG(31, 32))
