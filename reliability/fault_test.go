@@ -393,7 +393,7 @@ func TestFault_Open(t *testing.T) {
 		}
 	}
 	if misclassified > 0 {
-		t.Logf("KNOWN BUG 4: %d injected I/O errors were reported by Open as corruption (ErrCorrupt)", misclassified)
+		t.Logf("%d injected I/O errors were reported by Open as corruption (ErrCorrupt; bug 4 of docs/reliability.md)", misclassified)
 	}
 }
 
