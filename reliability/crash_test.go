@@ -14,11 +14,11 @@ import (
 // multi-record updates moving index keys, automatic and explicit
 // checkpoints) and is SIGKILLed at random moments, in Open and in
 // checkpoints too; every cut is checked against the model of what was
-// acknowledged. Cycles: 10 in the fast tier (one of each kill mode of
-// crashtest.Schedule); in the long tier 100, or 50 under -race, where the
-// child runs with the race detector too. DUALDB_CRASH_CYCLES overrides.
+// acknowledged. Cycles: 5 in the fast tier (each kill mode of
+// crashtest.Schedule once); in the long tier 100, or 50 under -race, where
+// the child runs with the race detector too. DUALDB_CRASH_CYCLES overrides.
 func TestCrash_ProcessKill(t *testing.T) {
-	cycles := testtier.Pick(10, 100)
+	cycles := testtier.Pick(5, 100)
 	if raceEnabled && testtier.Long() {
 		cycles = 50
 	}
