@@ -1,5 +1,10 @@
 module github.com/dualdb/dualdb
 
+// go 1.26.0 is the oldest Go this module can declare. The code alone needs
+// 1.25 (the library 1.24 for slog.DiscardHandler, tests 1.25 for
+// sync.WaitGroup.Go), but the required prometheus/client_golang v1.25.0,
+// prometheus/common v0.72.0 and golang.org/x/sys v0.48.0 declare go 1.26.0,
+// and go mod tidy raises the directive to theirs.
 go 1.26.0
 
 require (

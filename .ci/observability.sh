@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Observability checks, called by .ci/run (issue 7):
+# Observability checks of the long tier, called by .ci/long:
 #   - promtool check rules and promtool test rules on monitoring/alerts.yml;
 #   - the Grafana dashboard is valid JSON with the data source as a
 #     variable, and every metric the dashboard and the rules name exists

@@ -400,9 +400,9 @@ func TestCollector_Lint(t *testing.T) {
 	}
 }
 
-// OBSERVABILITY.md lists exactly the metrics the package exports.
+// docs/observability.md lists exactly the metrics the package exports.
 func TestObservabilityDoc(t *testing.T) {
-	doc, err := os.ReadFile("../OBSERVABILITY.md")
+	doc, err := os.ReadFile("../docs/observability.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,12 +425,12 @@ func TestObservabilityDoc(t *testing.T) {
 	slices.Sort(documented)
 	for _, n := range exported {
 		if _, ok := slices.BinarySearch(documented, n); !ok {
-			t.Errorf("%s is exported but not in the OBSERVABILITY.md metrics table", n)
+			t.Errorf("%s is exported but not in the docs/observability.md metrics table", n)
 		}
 	}
 	for _, n := range documented {
 		if _, ok := slices.BinarySearch(exported, n); !ok {
-			t.Errorf("%s is in the OBSERVABILITY.md metrics table but not exported", n)
+			t.Errorf("%s is in the docs/observability.md metrics table but not exported", n)
 		}
 	}
 }

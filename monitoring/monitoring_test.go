@@ -98,7 +98,7 @@ func TestDashboard_Importable(t *testing.T) {
 			}
 		}
 	}
-	// What issue 7 asks the dashboard to show.
+	// The panels an operator needs: rates, latencies, sizes, failures.
 	var titles []string
 	for _, p := range d.Panels {
 		titles = append(titles, strings.ToLower(p.Title))

@@ -7,22 +7,20 @@ import (
 	"time"
 
 	"github.com/dualdb/dualdb/internal/crashtest"
+	"github.com/dualdb/dualdb/internal/testtier"
 )
 
 // TestCrash_ProcessKill kills the writing process: a child writes concurrently
 // (single puts, multi-record updates moving index keys, automatic and
 // explicit checkpoints) and is SIGKILLed at random moments, in Open and in
 // checkpoints too; every cut is checked against the model of what was
-// acknowledged. DUALDB_CRASH_CYCLES sets the cycles (default 100, 50
-// under -race, where the child runs with the race detector too; 1000 with
-// DUALDB_LONG=1).
+// acknowledged. Cycles: 5 in the fast tier (each kill mode of
+// crashtest.Schedule once); in the long tier 100, or 50 under -race, where
+// the child runs with the race detector too. DUALDB_CRASH_CYCLES overrides.
 func TestCrash_ProcessKill(t *testing.T) {
-	cycles := 100
-	if raceEnabled {
+	cycles := testtier.Pick(5, 100)
+	if raceEnabled && testtier.Long() {
 		cycles = 50
-	}
-	if long() {
-		cycles = 1000
 	}
 	cycles = envInt("DUALDB_CRASH_CYCLES", cycles)
 	seed := uint64(envInt("DUALDB_CRASH_SEED", int(time.Now().UnixNano()%1e9)))

@@ -22,6 +22,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/internal/testtier"
 )
 
 // Linearizability: concurrent histories of Put, Delete, Update, Get and
@@ -518,7 +519,7 @@ func linPhase1(t *testing.T, dir string, cfg linChildConfig, runFor time.Duratio
 }
 
 // linStrictDefault says whether refusals are checked strictly by default.
-// They are: since bug 1 of RELIABILITY.md was fixed, a refused Put, a
+// They are: since bug 1 of docs/reliability.md was fixed, a refused Put, a
 // refused Delete and an Update that changed nothing return only once
 // every commit they could see is durable, so they take effect before
 // they return like every other operation. DUALDB_LIN_STRICT=0 relaxes
@@ -556,21 +557,17 @@ var linTotals struct {
 	histories, ops, unknown, illegal, inconclusive int
 }
 
-// TestLinear_CrashRestart checks histories with a crash and a restart.
-// DUALDB_LIN_HISTORIES sets their number (default 10, 100 with DUALDB_LONG=1).
+// TestLinear_CrashRestart checks histories with a crash and a restart: 3
+// in the fast tier, 10 in the long tier; DUALDB_LIN_HISTORIES overrides.
 func TestLinear_CrashRestart(t *testing.T) {
-	n := 10
-	if long() {
-		n = 100
-	}
-	n = envInt("DUALDB_LIN_HISTORIES", n)
+	n := envInt("DUALDB_LIN_HISTORIES", testtier.Pick(3, 10))
 	seed := uint64(envInt("DUALDB_LIN_SEED", int(time.Now().UnixNano()%1e9)))
 	t.Logf("seed %d (DUALDB_LIN_SEED)", seed)
 	r := rand.New(rand.NewPCG(seed, 4))
 	const clients, groups = 6, 4
 	strict := linStrict()
 	if !strict {
-		t.Logf("refusals are checked relaxed (DUALDB_LIN_STRICT=0), as before the fix of bug 1 of RELIABILITY.md")
+		t.Logf("refusals are checked relaxed (DUALDB_LIN_STRICT=0), as before the fix of bug 1 of docs/reliability.md")
 	}
 	for h := range n {
 		dir := filepath.Join(t.TempDir(), "store")

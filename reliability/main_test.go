@@ -19,12 +19,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// long reports whether the long runs were asked for (DUALDB_LONG=1).
-func long() bool {
-	v, _ := strconv.ParseBool(os.Getenv("DUALDB_LONG"))
-	return v
-}
-
 // envInt returns the integer in the environment variable name, or def.
 func envInt(name string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/internal/testtier"
 )
 
 // Model test: seeded sequences of operations against dualdb and a
@@ -427,15 +428,13 @@ func runModel(t *testing.T, seed uint64, ops int) {
 		seed, ops, len(mr.m.byKey), mr.stats.restarts, mr.stats.checkpoints, mr.stats.txs, mr.stats.scans, mr.stats.snapshots)
 }
 
-// TestModel_Randomized runs seeded sequences of 10,000 operations (2
-// seeds; 30 seeds of 20,000 with DUALDB_LONG=1). DUALDB_MODEL_SEED runs
-// one given seed; DUALDB_MODEL_OPS sets the length.
+// TestModel_Randomized runs seeded sequences of operations: 1 seed of
+// 3,000 in the fast tier, 2 seeds of 10,000 in the long tier.
+// DUALDB_MODEL_SEED runs one given seed; DUALDB_MODEL_SEEDS and
+// DUALDB_MODEL_OPS set the number of seeds and their length.
 func TestModel_Randomized(t *testing.T) {
-	ops := envInt("DUALDB_MODEL_OPS", 10_000)
-	seeds := 2
-	if long() {
-		seeds, ops = 30, envInt("DUALDB_MODEL_OPS", 20_000)
-	}
+	ops := envInt("DUALDB_MODEL_OPS", testtier.Pick(3_000, 10_000))
+	seeds := envInt("DUALDB_MODEL_SEEDS", testtier.Pick(1, 2))
 	if s := envSeed("DUALDB_MODEL_SEED"); s != 0 {
 		runModel(t, s, ops)
 		return

@@ -11,6 +11,7 @@ import (
 	"github.com/dualdb/dualdb/db"
 	"github.com/dualdb/dualdb/internal/crashtest"
 	"github.com/dualdb/dualdb/internal/crashtest/xfsrig"
+	"github.com/dualdb/dualdb/internal/testtier"
 )
 
 // newXFS mounts a fresh XFS file system in a loop device for the test and
@@ -48,18 +49,15 @@ func powerHarness(t *testing.T, x *xfsrig.Rig, seed uint64) *crashtest.Harness {
 	}
 }
 
-// TestPower_Cut runs the crash workload on XFS and cuts the power: a
-// file-system shutdown that drops everything not fsynced; the file system
-// is remounted and the store checked. Cycles: DUALDB_POWER_CYCLES, default 30 (20 under -race; 300
-// with DUALDB_LONG=1).
+// TestPower_Cut: the crash workload on XFS, cut by a file-system shutdown
+// that drops everything not fsynced, remounted and checked. Cycles: 5 in
+// the fast tier (each kill mode of crashtest.Schedule once); in the long
+// tier 30, or 20 under -race. DUALDB_POWER_CYCLES overrides.
 func TestPower_Cut(t *testing.T) {
 	x := newXFS(t)
-	cycles := 30
-	if raceEnabled {
+	cycles := testtier.Pick(5, 30)
+	if raceEnabled && testtier.Long() {
 		cycles = 20
-	}
-	if long() {
-		cycles = 300
 	}
 	cycles = envInt("DUALDB_POWER_CYCLES", cycles)
 	seed := uint64(envInt("DUALDB_POWER_SEED", int(time.Now().UnixNano()%1e9)))
@@ -73,7 +71,7 @@ func TestPower_Cut(t *testing.T) {
 func TestPower_CatchesNoSync(t *testing.T) {
 	x := newXFS(t)
 	h := powerHarness(t, x, 7)
-	h.Logf = nil // the findings are the point here; bug 3 explains the rest
+	h.Logf = nil // the findings are the point here; bug 3 of docs/reliability.md explains the rest
 	h.Cfg = crashtest.Config{NoSync: true, Ballast: -1}
 	for i := 0; i < 8 && h.Totals.Lost == 0; i++ {
 		if _, err := h.Cycle(crashtest.KillRandom); err != nil {
@@ -166,14 +164,15 @@ func TestFault_WALFull(t *testing.T) {
 // power loss: the newest commits may be lost and wal.db may be damaged
 // (bbolt does not order its writes without fsync), but nothing is ever
 // loaded broken: a store either opens and verifies clean, or Open reports
-// the damage. (Bug 3 was that checkpoints removed
-// snapshot files before the list in meta that stopped naming them was on
-// disk; checkpoints now fsync that list even under NoSync.)
+// the damage. 4 cuts in the fast tier, 12 in the long tier. (Bug 3 of
+// docs/reliability.md was that checkpoints removed snapshot files before
+// the list in meta that stopped naming them was on disk; checkpoints now
+// fsync that list even under NoSync.)
 func TestPower_NoSyncKeepsTheStore(t *testing.T) {
 	x := newXFS(t)
 	h := powerHarness(t, x, 8)
 	h.Cfg = crashtest.Config{NoSync: true, Ballast: -1}
-	for range 12 {
+	for range testtier.Pick(4, 12) {
 		if _, err := h.Cycle(crashtest.KillRandom); err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dualdb/dualdb/internal/testtier"
 	"github.com/dualdb/dualdb/snapshot"
 )
 
@@ -41,14 +42,15 @@ func mustBeCorrupt(t *testing.T, fsys *memFS, name string, data []byte, what str
 	return n
 }
 
-// TestCorrupt_Truncation cuts a valid file at every 512-byte boundary, and
-// just around the footer, and wants every cut detected.
+// TestCorrupt_Truncation cuts a valid file at every 512-byte boundary (in
+// the fast tier every 4 KiB), just around the header and just around the
+// footer, and wants every cut detected.
 func TestCorrupt_Truncation(t *testing.T) {
 	file, _ := corruptionBase(t)
 	fsys := newMemFS()
 	name := "/snap/" + snapshot.FileName(99)
 	var cuts []int
-	for n := 0; n < len(file); n += 512 {
+	for n := 0; n < len(file); n += testtier.Pick(4096, 512) {
 		cuts = append(cuts, n)
 	}
 	for d := 1; d <= snapshot.FooterSize+1; d++ {
@@ -63,8 +65,9 @@ func TestCorrupt_Truncation(t *testing.T) {
 	t.Logf("%d truncations of a %d-byte file detected", len(cuts), len(file))
 }
 
-// TestCorrupt_ByteFlips flips one byte at 200 random offsets (seeded: the
-// seed is logged, and -flipseed replays it) and wants every flip detected.
+// TestCorrupt_ByteFlips flips one byte at 200 random offsets (50 in the
+// fast tier; seeded: the seed is logged, and -flipseed replays it) and
+// wants every flip detected.
 func TestCorrupt_ByteFlips(t *testing.T) {
 	seed := *flipSeed
 	if seed == 0 {
@@ -76,7 +79,8 @@ func TestCorrupt_ByteFlips(t *testing.T) {
 	fsys := newMemFS()
 	name := "/snap/" + snapshot.FileName(99)
 	regions := map[string]int{}
-	for range 200 {
+	flips := testtier.Pick(50, 200)
+	for range flips {
 		off := rng.IntN(len(file))
 		// Bias a quarter of the flips towards the header and footer, which
 		// are small but matter.
@@ -99,7 +103,7 @@ func TestCorrupt_ByteFlips(t *testing.T) {
 		damaged[off] ^= byte(1 + rng.IntN(255))
 		mustBeCorrupt(t, fsys, name, damaged, fmt.Sprintf("seed %d: flip at %d (%#02x -> %#02x)", seed, off, file[off], damaged[off]))
 	}
-	t.Logf("200 flips detected: %v", regions)
+	t.Logf("%d flips detected: %v", flips, regions)
 }
 
 // TestCorrupt_EveryByteOfSmallFile flips each byte of a small file in turn,

@@ -7,6 +7,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/dualdb/dualdb/internal/testtier"
 )
 
 // chunkReader returns its data in pieces of random sizes, sometimes empty.
@@ -39,7 +41,7 @@ func TestRecReader_BufferSizes(t *testing.T) {
 		}
 		return b
 	}
-	for range 500 {
+	for range testtier.Pick(150, 500) {
 		r := Record{Key: field(20), Index: field(200), Value: field(3000)}
 		if rng.IntN(10) == 0 {
 			r.Value = field(70000) // over the 64 KiB growth step of small buffers

@@ -22,6 +22,7 @@ import (
 
 	"github.com/dualdb/dualdb/db"
 	"github.com/dualdb/dualdb/internal/stress"
+	"github.com/dualdb/dualdb/internal/testtier"
 )
 
 // stressJSON runs stress with --json and returns the exit code and the
@@ -306,8 +307,9 @@ func TestStress_MetricsAndPprof(t *testing.T) {
 
 // A real Prometheus server on loopback scrapes `dualdb stress --metrics`
 // with the alerting rules of monitoring/ loaded, and answers a P99 commit
-// latency through its HTTP API.
+// latency through its HTTP API. Long tier only: it starts a server.
 func TestStress_Prometheus(t *testing.T) {
+	testtier.SkipUnlessLong(t, "starts a real Prometheus server")
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
 		t.Skip("prometheus is not in PATH (Debian: apt-get install prometheus); skipping the end-to-end scrape")
