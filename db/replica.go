@@ -46,10 +46,11 @@ type Replica struct {
 var ErrVersionOrder = errors.New("dualdb: replica version must increase")
 
 // NewReplica returns an empty Replica at version 0. Of opts only
-// MaxKeySize, MaxValueSize and Logger are used; nil means defaults.
+// MaxKeySize, MaxValueSize, Logger and Observer (told about scans of its
+// Snapshots) are used; nil means defaults.
 func NewReplica(opts *Options) *Replica {
 	o := opts.withDefaults()
-	d := &DB{opts: o, logger: o.Logger}
+	d := &DB{opts: o, logger: o.Logger, obs: o.Observer}
 	head := btreeidx.New()
 	d.published.Store(&state{version: 0, view: head.Freeze()})
 	return &Replica{d: d, head: head}
