@@ -399,8 +399,6 @@ func TestFollowerRestartedPastTrailingLogsCatchesUpBySnapshot(t *testing.T) {
 	if first <= fLast+1 {
 		t.Fatalf("leader's log starts at %d, the stopped follower ends at %d: no snapshot needed, the test proves nothing", first, fLast)
 	}
-	restores := f.node // nil: stopped
-	_ = restores
 	mc.start(f, false, "")
 	mc.waitConverged(60 * time.Second)
 	if got := f.node.Restores(); got == 0 {

@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/dualdb/dualdb => ../
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/dualdb/dualdb v0.0.0-00010101000000-000000000000
 	github.com/hashicorp/raft v1.7.3
 	github.com/hashicorp/raft-boltdb/v2 v2.3.1

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -253,4 +254,8 @@ func (mc *memCluster) put(mn *memNode, key, index, value string) cluster.Respons
 		mc.t.Fatalf("put %s via %s: HTTP %d: %s", key, mn.id, r.Code, r.Raw)
 	}
 	return r
+}
+
+func decodeInto(b []byte, v any) error {
+	return json.Unmarshal(b, v)
 }
