@@ -407,3 +407,37 @@ func TestProcess_KillLeaderUnderWrites(t *testing.T) {
 		}
 	}
 }
+
+func TestDualdbd_UsageErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds dualdbd")
+	}
+	bin := dualdbdBinary(t)
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{},
+		{"frobnicate"},
+		{"serve"},
+		{"serve", "--id", "a", "--data-dir", dir, "--raft-addr", "127.0.0.1:1", "--http-addr", "127.0.0.1:2", "--bootstrap", "--join", "127.0.0.1:3"},
+		{"serve", "--no-such-flag"},
+		{"bench", "--clients", "0", "--addrs", "127.0.0.1:1"},
+	} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Errorf("dualdbd %v: %v, want exit code 2\n%s", args, err, out)
+		}
+	}
+	// A busy HTTP port fails at once with exit code 1, and names it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	out, err := exec.Command(bin, "serve", "--id", "a", "--data-dir", dir, "--raft-addr", freeAddr(t),
+		"--http-addr", ln.Addr().String(), "--bootstrap").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), ln.Addr().String()) {
+		t.Errorf("serve on a busy port: %v\n%s", err, out)
+	}
+}
