@@ -203,7 +203,10 @@ func Open(cfg Config) (*Node, error) {
 	rc.LocalID = raft.ServerID(c.ID)
 	rc.HeartbeatTimeout = c.HeartbeatTimeout
 	rc.ElectionTimeout = c.ElectionTimeout
-	rc.LeaderLeaseTimeout = c.HeartbeatTimeout / 2
+	// Not used for reads (they confirm leadership with a quorum); a lease
+	// as long as the heartbeat timeout keeps a loaded leader from stepping
+	// down needlessly.
+	rc.LeaderLeaseTimeout = c.HeartbeatTimeout
 	rc.CommitTimeout = 20 * time.Millisecond
 	rc.SnapshotThreshold = c.SnapshotThreshold
 	rc.SnapshotInterval = c.SnapshotInterval

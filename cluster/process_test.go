@@ -57,6 +57,13 @@ func dualdbdBinary(t testing.TB) string {
 	return builtBin
 }
 
+// procFlags are extra serve flags of the next newProcCluster (the
+// measurements change them); procRaftTimeout is its --raft-timeout.
+var (
+	procFlags       []string
+	procRaftTimeout = "300ms"
+)
+
 // freeAddr returns a 127.0.0.1 address with a port nobody listens on now.
 func freeAddr(t testing.TB) string {
 	t.Helper()
@@ -93,7 +100,8 @@ func newProcCluster(t testing.TB, n int) *procCluster {
 		pn := &procNode{id: fmt.Sprintf("n%d", i+1), dir: filepath.Join(base, fmt.Sprintf("n%d", i+1)),
 			raftAddr: freeAddr(t), httpAddr: freeAddr(t)}
 		pn.args = []string{"serve", "--id", pn.id, "--data-dir", pn.dir, "--raft-addr", pn.raftAddr,
-			"--http-addr", pn.httpAddr, "--raft-timeout", "300ms"}
+			"--http-addr", pn.httpAddr, "--raft-timeout", procRaftTimeout}
+		pn.args = append(pn.args, procFlags...)
 		if i == 0 {
 			pn.args = append(pn.args, "--bootstrap")
 		} else {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +30,7 @@ func runBench(args []string) error {
 		keys     = fs.Int("keys", 10000, "records written before a read benchmark")
 		valSize  = fs.Int("value-size", 100, "value size in bytes")
 		embedded = fs.String("embedded", "", "instead of a cluster: a new store directory for db.Open (put only)")
+		etcd     = fs.Bool("etcd", false, "the nodes are etcd servers (v3 JSON gateway), for comparison")
 	)
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
@@ -70,6 +72,15 @@ func runBench(args []string) error {
 			}
 			return nil
 		}
+		if *etcd {
+			do, err := etcdOp(c, list, *op, *keys, value)
+			if err != nil {
+				return err
+			}
+			res := measure(*clients, *duration, do)
+			report("etcd-"+*op, *clients, *duration, res)
+			return nil
+		}
 		switch *op {
 		case "put":
 			do = func(ctx context.Context, client, i int) error {
@@ -92,13 +103,55 @@ func runBench(args []string) error {
 		}
 	}
 	res := measure(*clients, *duration, do)
+	report(*op, *clients, *duration, res)
+	return nil
+}
+
+func report(op string, clients int, d time.Duration, res benchResult) {
 	fmt.Printf("op=%s clients=%d duration=%s ops=%d errors=%d ops/s=%.0f p50=%s p99=%s max=%s\n",
-		*op, *clients, *duration, res.ops, res.errors, float64(res.ops)/duration.Seconds(),
-		res.q(0.5), res.q(0.99), res.q(1))
+		op, clients, d, res.ops, res.errors, float64(res.ops)/d.Seconds(),
+		res.q(0.5).Round(time.Microsecond), res.q(0.99).Round(time.Microsecond), res.q(1).Round(time.Microsecond))
 	if res.firstErr != nil {
 		fmt.Printf("first error: %v\n", res.firstErr)
 	}
-	return nil
+}
+
+// etcdOp returns the same work for etcd's v3 JSON gateway: a put of a new
+// key (etcd has no second index, so one key per record), or a read that is
+// linearizable (etcd's default) or serializable (stale).
+func etcdOp(c *cluster.Client, addrs []string, op string, keys int, value string) (func(ctx context.Context, client, i int) error, error) {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	call := func(ctx context.Context, addr, path string, body any) error {
+		r, err := c.Do(ctx, http.MethodPost, addr, path, body)
+		if err != nil {
+			return err
+		}
+		if r.Code != http.StatusOK {
+			return fmt.Errorf("etcd %s: HTTP %d: %s", path, r.Code, strings.TrimSpace(string(r.Raw)))
+		}
+		return nil
+	}
+	switch op {
+	case "put":
+		return func(ctx context.Context, client, i int) error {
+			k := fmt.Sprintf("bench-c%d-%d", client, i)
+			return call(ctx, addrs[client%len(addrs)], "/v3/kv/put", map[string]string{"key": b64(k), "value": b64(value)})
+		}, nil
+	case "get", "stale":
+		for i := range keys {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err := call(ctx, addrs[0], "/v3/kv/put", map[string]string{"key": b64(fmt.Sprintf("read-%d", i)), "value": b64(value)})
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("bench: etcd preload: %w", err)
+			}
+		}
+		return func(ctx context.Context, client, i int) error {
+			k := fmt.Sprintf("read-%d", (client*7919+i)%keys)
+			return call(ctx, addrs[client%len(addrs)], "/v3/kv/range", map[string]any{"key": b64(k), "serializable": op == "stale"})
+		}, nil
+	}
+	return nil, usageError{fmt.Errorf("bench: unknown --op %q", op)}
 }
 
 // preload writes the records a read benchmark reads, 500 per transaction.

@@ -30,6 +30,7 @@ func runServe(args []string) error {
 	fs.StringVar(&cfg.Join, "join", "", "HTTP address of a node of the cluster to join")
 	fs.DurationVar(&timeout, "raft-timeout", cluster.DefaultElectionTimeout, "raft heartbeat and election timeout")
 	fs.Uint64Var(&cfg.SnapshotThreshold, "snapshot-threshold", cluster.DefaultSnapshotThreshold, "log entries between raft snapshots")
+	fs.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", cluster.DefaultSnapshotInterval, "how often raft checks whether a snapshot is due")
 	fs.Uint64Var(&cfg.TrailingLogs, "trailing-logs", cluster.DefaultTrailingLogs, "log entries kept after a snapshot")
 	fs.StringVar(&cfg.RaftLogLevel, "raft-log-level", "WARN", "level of raft's own log: DEBUG, INFO, WARN, ERROR")
 	if err := fs.Parse(args); err != nil {
