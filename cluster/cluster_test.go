@@ -260,8 +260,31 @@ func TestAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("RemoveNode", func(t *testing.T) {
+		gone := f[1]
+		r, err := c.Do(bg, "DELETE", f[0].httpAddr, "/v1/nodes/"+gone.id, nil)
+		if err != nil || r.Code != 200 {
+			t.Fatalf("remove %s via a follower = %d %s, %v", gone.id, r.Code, r.Raw, err)
+		}
+		cf := l.node.Raft().GetConfiguration()
+		if err := cf.Error(); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range cf.Configuration().Servers {
+			if string(s.ID) == gone.id {
+				t.Errorf("%s still in the configuration: %v", gone.id, cf.Configuration().Servers)
+			}
+		}
+		if _, ok := l.node.Status().Nodes[gone.id]; ok {
+			t.Errorf("the address table still lists %s", gone.id)
+		}
+		// The two left still make progress.
+		mc.put(f[0], "after-remove", "after-remove@x", "v")
+	})
+
 	t.Run("NoLeader503", func(t *testing.T) {
-		// Take the other two away: the last node cannot win an election.
+		// Take the leader away: the last node of a two-node configuration
+		// cannot win an election.
 		last := f[0]
 		for _, mn := range mc.nodes {
 			if mn != last {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -344,7 +345,7 @@ func (n *Node) readView(w http.ResponseWriter, r *http.Request) (*db.Snapshot, b
 }
 
 func (n *Node) handleGet(w http.ResponseWriter, r *http.Request) {
-	byIndex := r.PathValue("index") != ""
+	byIndex := strings.HasPrefix(r.URL.Path, "/v1/index/")
 	name := "key"
 	if byIndex {
 		name = "index"
@@ -586,7 +587,7 @@ func isDialError(err error) bool {
 // postJoin asks the node at httpAddr to add this node to its cluster.
 func (n *Node) postJoin(httpAddr, raftAddr string) error {
 	b, _ := json.Marshal(JoinRequest{ID: n.cfg.ID, RaftAddr: raftAddr, HTTPAddr: n.cfg.HTTPAddr})
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.ApplyTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+httpAddr+"/v1/join", bytes.NewReader(b))
 	if err != nil {

@@ -43,7 +43,7 @@ const (
 // Config configures a Node. Zero fields mean defaults where one is given.
 type Config struct {
 	ID       string // this node's raft server id; required
-	DataDir  string // raft's log and snapshots; required unless Stores is set
+	DataDir  string // raft's log and snapshots (unless Stores is set); required
 	RaftAddr string // host:port raft listens on (TCP); required unless Stores is set
 	HTTPAddr string // host:port other nodes reach this node's API at; required
 
@@ -113,7 +113,9 @@ type Node struct {
 	// readyMu serializes the barrier of a new term.
 	readyMu sync.Mutex
 
-	stop     chan struct{} // closed by Close
+	stop     chan struct{}   // closed by Close
+	ctx      context.Context // canceled by Close: ends outgoing joins
+	cancel   context.CancelFunc
 	bg       sync.WaitGroup
 	closeErr error
 	closed   sync.Once
@@ -127,8 +129,11 @@ func (c *Config) withDefaults() (Config, error) {
 	if o.HTTPAddr == "" {
 		return o, errors.New("cluster: Config.HTTPAddr is empty")
 	}
-	if o.Stores == nil && (o.DataDir == "" || o.RaftAddr == "") {
-		return o, errors.New("cluster: Config.DataDir and Config.RaftAddr are required")
+	if o.DataDir == "" {
+		return o, errors.New("cluster: Config.DataDir is empty")
+	}
+	if o.Stores == nil && o.RaftAddr == "" {
+		return o, errors.New("cluster: Config.RaftAddr is empty")
 	}
 	if o.HeartbeatTimeout == 0 {
 		o.HeartbeatTimeout = DefaultHeartbeatTimeout
@@ -173,6 +178,7 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: c, logger: c.Logger.With("node", c.ID), stop: make(chan struct{}),
 		client: &http.Client{Timeout: c.ApplyTimeout + 5*time.Second}}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.reg = c.Registry
 	if n.reg == nil {
 		n.reg = prometheus.NewRegistry()
@@ -190,8 +196,9 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n.logs = stores.Logs
 	dir := c.DataDir
-	if dir == "" {
-		dir = os.TempDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		n.closeStores()
+		return nil, fmt.Errorf("cluster: create %s: %w", dir, err)
 	}
 	n.fsm = newFSM(dir, col, &db.Options{Observer: col, MaxKeySize: c.MaxKeySize, MaxValueSize: c.MaxValueSize, Logger: c.Logger})
 	if err := os.Remove(filepath.Join(dir, restoreFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -291,6 +298,7 @@ func (n *Node) closeStores() {
 func (n *Node) Close() error {
 	n.closed.Do(func() {
 		close(n.stop)
+		n.cancel()
 		n.bg.Wait()
 		if err := n.raft.Shutdown().Error(); err != nil {
 			n.closeErr = err
