@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dualdb/dualdb/cluster"
 	"github.com/dualdb/dualdb/wal"
@@ -320,6 +322,16 @@ func TestAPI(t *testing.T) {
 }
 
 func TestPartition_CutOffLeaderFailsMajorityGoesOn(t *testing.T) {
+	rounds := 1
+	if longTier() {
+		rounds = 10
+	}
+	for round := range rounds {
+		t.Run(fmt.Sprintf("round%d", round), testPartition)
+	}
+}
+
+func testPartition(t *testing.T) {
 	mc := newMemCluster(t, 3, nil)
 	old := mc.waitLeader()
 	mc.put(old, "before", "before@x", "1")
@@ -432,5 +444,50 @@ func TestFollowerRestartedPastTrailingLogsCatchesUpBySnapshot(t *testing.T) {
 	}
 	if fs := f.node.Replica().Snapshot().Check(0); len(fs) != 0 {
 		t.Errorf("restored store fails its check: %v", fs)
+	}
+}
+
+func TestOpen_ConfigErrorsAndReopenWithSharedRegistry(t *testing.T) {
+	for _, cfg := range []cluster.Config{
+		{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:1", RaftAddr: "127.0.0.1:2"},
+		{ID: "a", HTTPAddr: "127.0.0.1:1", RaftAddr: "127.0.0.1:2"},
+		{ID: "a", DataDir: t.TempDir(), RaftAddr: "127.0.0.1:2"},
+		{ID: "a", DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:1"},
+	} {
+		if n, err := cluster.Open(cfg); err == nil {
+			n.Close()
+			t.Errorf("Open(%+v) succeeded", cfg)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	logs, snaps := raft.NewInmemStore(), raft.NewInmemSnapshotStore()
+	dir := t.TempDir()
+	for round := range 2 {
+		_, tr := raft.NewInmemTransport("solo:1")
+		n, err := cluster.Open(cluster.Config{
+			ID: "solo", DataDir: dir, HTTPAddr: "127.0.0.1:1", Bootstrap: true, Registry: reg,
+			HeartbeatTimeout: testRaftTimeout, ElectionTimeout: testRaftTimeout,
+			Logger: slog.New(slog.DiscardHandler), RaftLogOutput: io.Discard,
+			Stores: &cluster.Stores{Logs: logs, Stable: logs, Snapshots: snaps, Transport: tr},
+		})
+		if err != nil {
+			t.Fatalf("round %d: Open with a shared registry: %v", round, err)
+		}
+		waitFor(t, 30*time.Second, "leadership", func() error {
+			if n.Raft().State() != raft.Leader {
+				return errors.New("not leader")
+			}
+			return nil
+		})
+		key := fmt.Sprintf("r%d", round)
+		if _, err := n.Write([]wal.Op{{Kind: wal.OpPut, Key: []byte(key), Index: []byte(key)}}); err != nil {
+			t.Fatalf("round %d: Write: %v", round, err)
+		}
+		if got := n.Replica().Snapshot().Len(); got != round+1 {
+			t.Errorf("round %d: %d records after restart and a write, want %d", round, got, round+1)
+		}
+		if err := n.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
 	}
 }

@@ -113,6 +113,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 			return &applyResult{Version: l.Index, Err: fmt.Errorf("undecodable command at index %d: %v", l.Index, err)}
 		}
 		res := &applyResult{Version: l.Index}
+		// Ops apply in order, all or nothing. (With Tx.PutAll, a run of
+		// puts becomes one PutAll, so that a batch may hand index keys
+		// between its own records in any order.)
 		err = f.rep.Apply(l.Index, func(tx *db.Tx) error {
 			for i, op := range ops {
 				var err error

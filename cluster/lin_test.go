@@ -302,7 +302,7 @@ func TestProcess_LinearizableAcrossLeaderKills(t *testing.T) {
 	pc := newProcCluster(t, 3)
 	kills, clients, opsPerPhase, groups := 1, 4, 60, 4
 	if longTier() {
-		kills, clients, opsPerPhase, groups = 4, 6, 150, 6
+		kills, clients, opsPerPhase, groups = 8, 8, 200, 8
 	}
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)

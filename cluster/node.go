@@ -102,6 +102,7 @@ type Node struct {
 	fsm    *fsm
 	logs   raft.LogStore
 	reg    *prometheus.Registry
+	col    *metrics.Collector // the replica's store metrics, registered in reg
 	m      *nodeMetrics
 	client *http.Client // forwards to the leader and joins
 
@@ -185,8 +186,10 @@ func Open(cfg Config) (*Node, error) {
 	}
 	col, err := metrics.New(n.reg, nil)
 	if err != nil {
+		n.cancel()
 		return nil, fmt.Errorf("cluster: metrics: %w", err)
 	}
+	n.col = col
 	stores := c.Stores
 	if stores == nil {
 		if stores, err = n.openFiles(); err != nil {
@@ -284,7 +287,13 @@ func (n *Node) openFiles() (*Stores, error) {
 	return &Stores{Logs: bs, Stable: bs, Snapshots: snaps, Transport: tr}, nil
 }
 
+// closeStores closes what Open opened, and unregisters the metrics.
 func (n *Node) closeStores() {
+	n.cancel()
+	if n.m != nil {
+		n.reg.Unregister(n.m)
+	}
+	n.reg.Unregister(n.col)
 	for i := len(n.closers) - 1; i >= 0; i-- {
 		if err := n.closers[i].Close(); err != nil && n.closeErr == nil {
 			n.closeErr = err
@@ -303,7 +312,6 @@ func (n *Node) Close() error {
 		if err := n.raft.Shutdown().Error(); err != nil {
 			n.closeErr = err
 		}
-		n.reg.Unregister(n.m)
 		n.closeStores()
 	})
 	return n.closeErr

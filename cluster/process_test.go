@@ -312,7 +312,7 @@ func TestProcess_KillLeaderUnderWrites(t *testing.T) {
 	pc := newProcCluster(t, 3)
 	rounds := 1
 	if longTier() {
-		rounds = 5
+		rounds = 12
 	}
 
 	var (
