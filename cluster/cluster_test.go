@@ -1,12 +1,14 @@
 package cluster_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -489,5 +491,76 @@ func TestOpen_ConfigErrorsAndReopenWithSharedRegistry(t *testing.T) {
 		if err := n.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
+	}
+}
+
+// TestForward_LostAnswerIsUnknownRefusedConnectionIsNot points the
+// replicated address of the leader's API at a fake that reads a forwarded
+// request and hangs up: the follower must answer "outcome unknown", never
+// 503 (the write may have been applied). A leader address where nothing
+// listens gives 503: nothing was sent.
+func TestForward_LostAnswerIsUnknownRefusedConnectionIsNot(t *testing.T) {
+	mc := newMemCluster(t, 3, nil)
+	l := mc.waitLeader()
+	f := mc.followers(l)[0]
+	c := &mc.c
+
+	fake, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	got := make(chan string, 10)
+	go func() {
+		for {
+			conn, err := fake.Accept()
+			if err != nil {
+				return
+			}
+			req, err := http.ReadRequest(bufio.NewReader(conn))
+			if err == nil {
+				io.Copy(io.Discard, req.Body)
+				got <- req.Method + " " + req.URL.Path + " " + req.Header.Get(cluster.ForwardedHeader)
+			}
+			conn.Close() // no answer
+		}
+	}()
+	repoint := func(addr string) {
+		t.Helper()
+		r, err := c.Do(bg, "POST", l.httpAddr, "/v1/join", cluster.JoinRequest{ID: l.id, RaftAddr: string(l.addr), HTTPAddr: addr})
+		if err != nil || r.Code != 200 {
+			t.Fatalf("re-pointing the leader's address: %d %s, %v", r.Code, r.Raw, err)
+		}
+		waitFor(t, 30*time.Second, f.id+" to learn the new address", func() error {
+			if a := f.node.Status().Leader.HTTPAddr; a != addr {
+				return fmt.Errorf("leader's address %q", a)
+			}
+			return nil
+		})
+	}
+
+	repoint(fake.Addr().String())
+	r, err := c.Put(bg, f.httpAddr, "k", "i", "v")
+	if err != nil || r.Code != cluster.StatusOutcomeUnknown || r.Error != "outcome unknown" {
+		t.Errorf("write forwarded to a leader that hung up = %d %s, %v; want outcome unknown", r.Code, r.Raw, err)
+	}
+	select {
+	case s := <-got:
+		if s != "PUT /v1/kv/k "+f.id {
+			t.Errorf("the fake leader received %q", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fake leader received nothing")
+	}
+	// A read forwarded there fails safely: 503, retry.
+	if r, _ := c.Get(bg, f.httpAddr, "k", "linearizable"); r.Code != http.StatusServiceUnavailable {
+		t.Errorf("linearizable read forwarded to a leader that hung up = %d %s; want 503", r.Code, r.Raw)
+	}
+
+	closed := freeAddr(t) // nothing listens there
+	repoint(closed)
+	r, err = c.Put(bg, f.httpAddr, "k", "i", "v")
+	if err != nil || r.Code != http.StatusServiceUnavailable {
+		t.Errorf("write forwarded to a refused connection = %d %s, %v; want 503", r.Code, r.Raw, err)
 	}
 }
