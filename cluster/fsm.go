@@ -220,6 +220,8 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// A bufio.Writer keeps its first error: WriteSnapshot or Flush
+	// reports a failure of the writes before them.
 	bw := bufio.NewWriter(w)
 	bw.WriteString(raftSnapMagic)
 	var n [4]byte
