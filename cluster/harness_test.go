@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/dualdb/dualdb/cluster"
+	"github.com/dualdb/dualdb/internal/testtier"
 )
 
 // Timeouts of the in-process clusters: at least 200 ms, since the machine
@@ -23,7 +24,7 @@ import (
 const testRaftTimeout = 300 * time.Millisecond
 
 // longTier reports whether the long test tier was asked for.
-func longTier() bool { return os.Getenv("DUALDB_TIER") == "long" }
+func longTier() bool { return testtier.Long() }
 
 // waitFor polls cond until it returns nil or timeout passes, then fails
 // the test with cond's last error. It never asserts on time itself: the
