@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dualdb/dualdb/internal/crashtest"
+	"github.com/dualdb/dualdb/internal/testtier"
 )
 
 // The torture parent re-executes its own binary as the crash child; under
@@ -27,9 +28,12 @@ func runTortureCLI(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// TestTorture_CleanRun: 4 cycles in the fast tier, each kill mode of
+// crashtest.Schedule once (fresh, Open, random, checkpoint); 6 in the long.
 func TestTorture_CleanRun(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "t")
-	code, out, errs := runTortureCLI(t, dir, "--cycles", "6", "--writers", "3", "--ballast", "2000", "--seed", "42")
+	cycles := testtier.Pick("4", "6")
+	code, out, errs := runTortureCLI(t, dir, "--cycles", cycles, "--writers", "3", "--ballast", "2000", "--seed", "42")
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
