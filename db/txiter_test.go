@@ -17,6 +17,14 @@ import (
 func TestTxIter_WriteWhileIterating(t *testing.T) {
 	d, recs := iterFixture(t)
 	err := d.Update(func(tx *db.Tx) error {
+		// Write first, so that the transaction's trees have nodes of
+		// their own, which later writes change in place (the first write
+		// after a commit copies the nodes it touches).
+		for _, r := range recs {
+			if err := tx.Put(r.Key, r.Index, r.Value); err != nil {
+				return err
+			}
+		}
 		var seen []string
 		for r := range tx.Ascend(nil, nil) {
 			seen = append(seen, string(r.Key))
