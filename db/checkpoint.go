@@ -316,7 +316,7 @@ func (d *DB) readSnapshot(path string, version uint64, tick func()) (*btreeidx.I
 		if tick != nil {
 			tick()
 		}
-		return b.Add(r.Key, r.Index, r.Value, true)
+		return b.Add(r.Key, r.Index, r.Value, r.Version, true)
 	}); err != nil {
 		return nil, err
 	}

@@ -74,6 +74,10 @@ func TestClose_EveryMethod(t *testing.T) {
 		},
 		"Put":    func() { closedErr("Put", d.Put([]byte("c"), []byte("ic"), nil)) },
 		"Delete": func() { closedErr("Delete", d.Delete([]byte("a"))) },
+		"Insert": func() { closedErr("Insert", d.Insert([]byte("c"), []byte("ic"), nil)) },
+		"PutAll": func() {
+			closedErr("PutAll", d.PutAll(db.Record{Key: []byte("c"), Index: []byte("ic")}))
+		},
 		"Update": func() {
 			closedErr("Update", d.Update(func(*db.Tx) error {
 				t.Error("Update called fn after Close")

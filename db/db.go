@@ -21,8 +21,15 @@ const (
 // Record is one record: a primary key, a unique index key and a value.
 // Records returned by a DB alias immutable memory: they stay valid forever
 // and callers must not modify them.
+//
+// Version is the version of the commit that last put the record (Put,
+// Insert, PutAll or a Tx write); it survives checkpoints and reopening.
+// 0 means unknown: the record was loaded from a snapshot file of format 1,
+// written before versions were kept, and not written since. Writes ignore
+// the Version of the Records they are given.
 type Record struct {
 	Key, Index, Value []byte
+	Version           uint64
 }
 
 // state is one published, durable version: both trees frozen together.
@@ -127,7 +134,7 @@ func (d *DB) snapPath() string { return filepath.Join(d.dir, SnapDir) }
 // nil.
 //
 // After Close, every method that returns an error returns ErrClosed (Get,
-// GetByIndex, Put, Delete, Update, View, Checkpoint), and a Tx of an Update
+// GetByIndex, Put, Insert, PutAll, Delete, Update, View, Checkpoint), and a Tx of an Update
 // that has returned does too. The methods with no error to return answer
 // from memory, never from the closed files: Version, Stats and Snapshot
 // describe the last durable version (a Snapshot stays valid forever),

@@ -11,12 +11,46 @@
 // Both keys are held in ordered in-memory B-trees, so iteration by either
 // key is deterministic. Every commit changes both indexes under one version
 // number, and readers see whole versions only: no reader ever observes one
-// index updated and the other not. Put, Delete and Update are atomic and,
-// with default options, durable when they return nil: the commit is in
-// the write-ahead log (wal.db, a bbolt file) and fsynced. Put, Delete,
-// Update, Get and GetByIndex are linearizable, refusals included (a Put
-// refused with ErrConflict waits until the commit it conflicts with is
-// durable).
+// index updated and the other not. Every write (Put, Insert, PutAll,
+// Delete, Update) is atomic and, with default options, durable when it
+// returns nil: the commit is in the write-ahead log (wal.db, a bbolt file)
+// and fsynced. Writes, Get and GetByIndex are linearizable, refusals
+// included (a Put refused with ErrConflict waits until the commit it
+// conflicts with is durable).
+//
+// # Writes
+//
+// Put inserts or replaces; Insert only inserts (ErrExists if the key is
+// present); Delete removes. PutAll stores a batch of records as one step:
+// index keys that records of the batch give up are free for the batch to
+// take, so a swap or rotation of index keys is one call. The batch is
+// checked as a whole before anything changes: an index key that would be
+// owned twice at the end, by a record outside the batch or by two records
+// of the batch, refuses the whole batch with a *ConflictError, and a key
+// named twice refuses it with ErrDuplicateKey. A refused write changes
+// nothing and takes no version; inside Update it leaves the transaction as
+// it was, free to go on. DB.Put, DB.Insert, DB.PutAll and DB.Delete are
+// each one durable commit; Update groups any number of Tx calls into one.
+//
+// Every record carries Record.Version, the version of the commit that last
+// put it. Versions survive checkpoints and reopening; 0 means unknown (a
+// record loaded from a snapshot file written before versions were kept,
+// and not written since). Inside a transaction, the records it writes
+// carry the version it will commit as.
+//
+// # Iteration
+//
+// Snapshot and Tx have the same iterators (iter.Seq[Record]): Ascend and
+// Descend by key, AscendIndex and DescendIndex by index key, with bounds
+// in the direction of iteration (from inclusive, to exclusive, nil for an
+// open end), and AscendPrefix and AscendIndexPrefix for every record whose
+// key, or index key, starts with a prefix (an empty prefix: all), in
+// ascending order. A Snapshot's iterators read its fixed version. A Tx's
+// iterators read the transaction's own state, its writes included, as of
+// the start of each iteration: writes made in the loop body are not seen
+// by that iteration (which neither skips nor repeats records because of
+// them) but by every later read. Breaking out of a loop stops an
+// iteration.
 //
 // Concurrent writers share fsyncs (group commit): commits that queue while
 // one WAL transaction is being written go to disk together in the next,
@@ -51,8 +85,8 @@
 //
 // # Lifetime of slices
 //
-// Put, Delete and Tx.Put copy their arguments: the caller may reuse its
-// buffers at once. A Record returned by any method aliases the store's
+// Every write (Put, Insert, PutAll, Delete and their Tx forms) copies its
+// arguments: the caller may reuse its buffers at once. A Record returned by any method aliases the store's
 // immutable memory: it stays valid forever (also after Close, also after
 // the record is replaced or deleted) and must not be modified.
 //

@@ -13,9 +13,19 @@ var (
 	// for (Get, GetByIndex, Delete, Tx.Get, Tx.GetByIndex, Tx.Delete).
 	ErrNotFound = dberr.ErrNotFound
 
-	// ErrConflict is returned by Put when the index key belongs to a record
-	// with another key. It is wrapped by *ConflictError, which says which.
+	// ErrConflict is returned by Put, Insert and PutAll when an index key
+	// belongs to a record with another key, and by PutAll when two records
+	// of the batch ask for one index key. It is wrapped by *ConflictError,
+	// which says which.
 	ErrConflict = dberr.ErrConflict
+
+	// ErrExists is returned by Insert when a record with the key exists.
+	// The error wrapping it names the key.
+	ErrExists = errors.New("dualdb: key exists")
+
+	// ErrDuplicateKey is returned by PutAll when its batch names one key
+	// twice; the whole batch is refused.
+	ErrDuplicateKey = dberr.ErrDuplicateKey
 
 	// ErrClosed is returned by every method of a DB that returns an error,
 	// once Close has been called, and by a Tx used after its Update returned.
@@ -29,7 +39,8 @@ var (
 	// Options.MaxKeySize or Options.MaxValueSize.
 	ErrTooLarge = errors.New("dualdb: key or value too large")
 
-	// ErrEmptyKey is returned when a Put or Delete names an empty key.
+	// ErrEmptyKey is returned when a Put, Insert, PutAll or Delete names an
+	// empty key.
 	ErrEmptyKey = errors.New("dualdb: empty key")
 
 	// ErrReadOnly is returned by writes to a DB opened with ReadOnly.

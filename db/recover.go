@@ -157,7 +157,7 @@ func (d *DB) replay(head *btreeidx.Index, after uint64) (uint64, error) {
 		for i, op := range ops {
 			switch op.Kind {
 			case wal.OpPut:
-				if _, _, err := head.Put(op.Key, op.Index, op.Value); err != nil {
+				if _, _, err := head.Put(op.Key, op.Index, op.Value, version); err != nil {
 					return dberr.AtVersion(d.walPath(), version, "replay op %d (put %q): %v", i, op.Key, err)
 				}
 			case wal.OpDelete:

@@ -20,7 +20,9 @@
 // also while it opens the store and while it writes a checkpoint — and then
 // checks the store on disk:
 //
-//   - every acknowledged commit is there with its value (else: lost);
+//   - every acknowledged commit is there with its value (else: lost), and
+//     each record it left carries its version as Record.Version (the child
+//     reports the version with the acknowledgement);
 //   - the operation in flight is either wholly applied or not at all (else:
 //     partial);
 //   - the store's version is exactly the number of commits that took a
