@@ -101,24 +101,25 @@ func (x *Index) Put(key, index, value []byte, version uint64) (old Record, repla
 // PutAll copies the slices of recs.
 //
 // givers are the positions in recs, ascending, of the records whose
-// current index key another record of the batch takes. A log that replays
-// puts one at a time reproduces the step by deleting those records first,
-// then putting recs in order.
-func (x *Index) PutAll(recs []Record, version uint64) (givers []int, err error) {
+// current index key another record of the batch takes, and gave[i] is the
+// record that recs[givers[i]] replaced (as it was before the call). A log
+// that replays puts one at a time reproduces the step by deleting those
+// records first, then putting recs in order.
+func (x *Index) PutAll(recs []Record, version uint64) (givers []int, gave []Record, err error) {
 	byKey := make(map[string]int, len(recs))
 	for i, r := range recs {
 		if err := checkFields(r.Key, r.Index, r.Value); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if j, dup := byKey[string(r.Key)]; dup {
-			return nil, fmt.Errorf("%w: key %q at positions %d and %d", dberr.ErrDuplicateKey, r.Key, j, i)
+			return nil, nil, fmt.Errorf("%w: key %q at positions %d and %d", dberr.ErrDuplicateKey, r.Key, j, i)
 		}
 		byKey[string(r.Key)] = i
 	}
 	byIndex := make(map[string]int, len(recs))
 	for i, r := range recs {
 		if j, dup := byIndex[string(r.Index)]; dup {
-			return nil, &dberr.ConflictError{
+			return nil, nil, &dberr.ConflictError{
 				Index: bytes.Clone(r.Index), Key: bytes.Clone(r.Key), Owner: bytes.Clone(recs[j].Key),
 			}
 		}
@@ -130,7 +131,7 @@ func (x *Index) PutAll(recs []Record, version uint64) (givers []int, err error) 
 		j, inBatch := byKey[string(owner.e.key())]
 		switch {
 		case !inBatch:
-			return nil, &dberr.ConflictError{
+			return nil, nil, &dberr.ConflictError{
 				Index: bytes.Clone(r.Index), Key: bytes.Clone(r.Key), Owner: bytes.Clone(owner.e.key()),
 			}
 		case j != i:
@@ -140,6 +141,13 @@ func (x *Index) PutAll(recs []Record, version uint64) (givers []int, err error) 
 	slices.Sort(givers)
 	// Checked: apply. Old index keys go first, all of them, so that no
 	// removal can hit an index key a record of the batch has just taken.
+	if len(givers) > 0 {
+		gave = make([]Record, len(givers))
+		for i, g := range givers {
+			old, _ := x.pri.Get(probeKey(recs[g].Key)) // a giver holds an index key: it exists
+			gave[i] = old.e.record()
+		}
+	}
 	entries := make([]*entry, len(recs))
 	for i, r := range recs {
 		entries[i] = newEntry(r.Key, r.Index, r.Value, version)
@@ -151,7 +159,7 @@ func (x *Index) PutAll(recs []Record, version uint64) (givers []int, err error) 
 		x.pri.ReplaceOrInsert(keyItem(e))
 		x.sec.ReplaceOrInsert(indexItem(e))
 	}
-	return givers, nil
+	return givers, gave, nil
 }
 
 // Delete removes the record with key and returns it; ok is false if there

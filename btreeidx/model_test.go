@@ -231,7 +231,7 @@ func TestModel_Random(t *testing.T) {
 				}
 			}
 			before := m.clone()
-			givers, err := x.PutAll(batch, uint64(op+1))
+			givers, _, err := x.PutAll(batch, uint64(op+1))
 			kind, key, owner, wantGivers := m.putAll(mb, uint64(op+1))
 			counts["putall/"+kind]++
 			switch kind {

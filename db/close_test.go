@@ -1,6 +1,7 @@
 package db_test
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"testing"
@@ -89,6 +90,16 @@ func TestClose_EveryMethod(t *testing.T) {
 				t.Error("View called fn after Close")
 				return nil
 			}))
+		},
+		"Changes": func() {
+			n := 0
+			for _, err := range d.Changes(context.Background(), 0) {
+				closedErr("Changes", err)
+				n++
+			}
+			if n != 1 {
+				t.Errorf("Changes after Close yielded %d times, want once (ErrClosed)", n)
+			}
 		},
 		"Checkpoint": func() {
 			_, err := d.Checkpoint()

@@ -71,6 +71,7 @@ type DB struct {
 
 	ckpt checkpointer
 	oc   orderChecker
+	feed feedNotifier // wakes Changes iterators waiting for a version
 
 	stats counters
 }
@@ -134,8 +135,9 @@ func (d *DB) snapPath() string { return filepath.Join(d.dir, SnapDir) }
 // nil.
 //
 // After Close, every method that returns an error returns ErrClosed (Get,
-// GetByIndex, Put, Insert, PutAll, Delete, Update, View, Checkpoint), and a Tx of an Update
-// that has returned does too. The methods with no error to return answer
+// GetByIndex, Put, Insert, PutAll, Delete, Update, View, Checkpoint; Changes
+// yields it once and ends, also to an iterator already waiting), and a Tx
+// of an Update that has returned does too. The methods with no error to return answer
 // from memory, never from the closed files: Version, Stats and Snapshot
 // describe the last durable version (a Snapshot stays valid forever),
 // CheckOnline checks that version, and Dir returns the directory.
@@ -151,6 +153,7 @@ func (d *DB) Close() error {
 	d.ckpt.stop()
 	d.cm.stop()
 	d.closed.Store(true)
+	d.feed.notify()
 	if err := d.log.Close(); err != nil {
 		return fmt.Errorf("dualdb: close %s: %w", d.walPath(), err)
 	}
@@ -258,6 +261,7 @@ func (d *DB) fail(cause error) error {
 	err := fmt.Errorf("%w: %w", ErrFailed, cause)
 	if d.failed.CompareAndSwap(nil, &err) {
 		d.logger.Error("dualdb: WAL write failed; store failed closed, reopen to recover", "dir", d.dir, "err", cause)
+		d.feed.notify()
 	}
 	return d.failure()
 }

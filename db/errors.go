@@ -23,6 +23,11 @@ var (
 	// The error wrapping it names the key.
 	ErrExists = errors.New("dualdb: key exists")
 
+	// ErrCompacted is yielded by Changes when a version it must yield is
+	// no longer in the WAL, removed by a checkpoint: the consumer resyncs
+	// from a Snapshot and continues after the Snapshot's Version.
+	ErrCompacted = errors.New("dualdb: change feed position compacted away")
+
 	// ErrDuplicateKey is returned by PutAll when its batch names one key
 	// twice; the whole batch is refused.
 	ErrDuplicateKey = dberr.ErrDuplicateKey

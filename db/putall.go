@@ -74,12 +74,12 @@ func (tx *Tx) PutAll(recs ...Record) error {
 		}
 		batch[i] = btreeidx.Record(r)
 	}
-	givers, err := tx.idx.PutAll(batch, tx.version)
+	givers, gave, err := tx.idx.PutAll(batch, tx.version)
 	if err != nil {
 		return err
 	}
-	for _, g := range givers {
-		tx.body = wal.AppendOp(tx.body, wal.Op{Kind: wal.OpDelete, Key: recs[g].Key})
+	for _, old := range gave {
+		tx.body = appendDeleteOp(tx.body, Record(old))
 	}
 	for _, r := range recs {
 		tx.body = wal.AppendOp(tx.body, wal.Op{Kind: wal.OpPut, Key: r.Key, Index: r.Index, Value: r.Value})

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -160,9 +161,13 @@ func (d *DB) replay(head *btreeidx.Index, after uint64) (uint64, error) {
 				if _, _, err := head.Put(op.Key, op.Index, op.Value, version); err != nil {
 					return dberr.AtVersion(d.walPath(), version, "replay op %d (put %q): %v", i, op.Key, err)
 				}
-			case wal.OpDelete:
-				if _, ok := head.Delete(op.Key); !ok {
+			case wal.OpDelete, wal.OpDeleteRecord:
+				old, ok := head.Delete(op.Key)
+				if !ok {
 					return dberr.AtVersion(d.walPath(), version, "replay op %d: delete of missing key %q", i, op.Key)
+				}
+				if op.Kind == wal.OpDeleteRecord && (old.Version != op.Version || !bytes.Equal(old.Index, op.Index) || !bytes.Equal(old.Value, op.Value)) {
+					return dberr.AtVersion(d.walPath(), version, "replay op %d: delete of key %q names a record (version %d) other than the one the state holds (version %d)", i, op.Key, op.Version, old.Version)
 				}
 			}
 		}

@@ -50,10 +50,11 @@ func (tx *Tx) Delete(key []byte) error {
 	if len(key) == 0 {
 		return ErrEmptyKey
 	}
-	if _, ok := tx.idx.Delete(key); !ok {
+	old, ok := tx.idx.Delete(key)
+	if !ok {
 		return fmt.Errorf("%w: key %q", ErrNotFound, key)
 	}
-	tx.body = wal.AppendOp(tx.body, wal.Op{Kind: wal.OpDelete, Key: key})
+	tx.body = appendDeleteOp(tx.body, Record(old))
 	tx.ops++
 	return nil
 }
@@ -81,6 +82,12 @@ func (tx *Tx) GetByIndex(index []byte) (Record, error) {
 		return Record{}, ErrNotFound
 	}
 	return Record(r), nil
+}
+
+// appendDeleteOp appends the WAL op that deletes old, carrying the whole
+// record so that the change feed can say what was removed.
+func appendDeleteOp(body []byte, old Record) []byte {
+	return wal.AppendOp(body, wal.Op{Kind: wal.OpDeleteRecord, Key: old.Key, Index: old.Index, Value: old.Value, Version: old.Version})
 }
 
 func (d *DB) checkSizes(key, index, value []byte) error {
