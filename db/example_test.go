@@ -1,6 +1,7 @@
 package db_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log"
@@ -282,4 +283,107 @@ func ExampleSnapshot_AscendIndexPrefix() {
 	// Output:
 	// example.com/ada user:1
 	// example.com/grace user:3
+}
+
+// A consumer of the change feed follows every durable commit, in order;
+// here it stops when it has seen the store's version. A delete names the
+// record it removed.
+func ExampleDB_Changes() {
+	d, done := exampleDB()
+	defer done()
+	if err := d.Put([]byte("user:1"), []byte("ada@example.com"), []byte("Ada")); err != nil {
+		log.Fatal(err)
+	}
+	if err := d.PutAll(
+		db.Record{Key: []byte("user:2"), Index: []byte("alan@example.com"), Value: []byte("Alan")},
+		db.Record{Key: []byte("user:3"), Index: []byte("grace@example.com"), Value: []byte("Grace")},
+	); err != nil {
+		log.Fatal(err)
+	}
+	if err := d.Delete([]byte("user:1")); err != nil {
+		log.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for c, err := range d.Changes(ctx, 0) {
+		if errors.Is(err, db.ErrCompacted) {
+			// Too far behind: resync from d.Snapshot(), then continue
+			// with d.Changes(ctx, snapshot.Version()).
+			log.Fatal(err)
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, op := range c.Ops {
+			fmt.Printf("version %d: %s %s (%s)\n", c.Version, op.Kind, op.Record.Key, op.Record.Value)
+		}
+		if c.Version == d.Version() {
+			break // caught up; a live consumer would keep waiting instead
+		}
+	}
+	// Output:
+	// version 1: put user:1 (Ada)
+	// version 2: put user:2 (Alan)
+	// version 2: put user:3 (Grace)
+	// version 3: delete user:1 (Ada)
+}
+
+// AppendChangeJSON is the feed's line format, as `dualdb watch` prints it.
+func ExampleAppendChangeJSON() {
+	d, done := exampleDB()
+	defer done()
+	if err := d.Put([]byte("user:1"), []byte("ada@example.com"), []byte(`{"name":"Ada"}`)); err != nil {
+		log.Fatal(err)
+	}
+	for c, err := range d.Changes(context.Background(), 0) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		os.Stdout.Write(db.AppendChangeJSON(nil, c))
+		break
+	}
+	// Output:
+	// {"version":1,"ops":[{"op":"put","key":"user:1","index":"ada@example.com","value":"{\"name\":\"Ada\"}","record_version":1}]}
+}
+
+// A Table stores Go values: keys come from the value, the value is JSON.
+func ExampleNewTable() {
+	d, done := exampleDB()
+	defer done()
+	type User struct {
+		ID    string
+		Email string
+		Name  string
+	}
+	users := db.NewTable(d, nil,
+		func(u User) []byte { return []byte("user:" + u.ID) },
+		func(u User) []byte { return []byte(u.Email) })
+
+	if err := users.Put(User{ID: "1", Email: "ada@example.com", Name: "Ada"}); err != nil {
+		log.Fatal(err)
+	}
+	if err := users.Put(User{ID: "2", Email: "alan@example.com", Name: "Alan"}); err != nil {
+		log.Fatal(err)
+	}
+	// Change an e-mail address: both keys move in one commit.
+	err := users.Update([]byte("user:1"), func(u User) (User, error) {
+		u.Email = "ada@lovelace.org"
+		return u, nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	u, err := users.GetByIndex([]byte("ada@lovelace.org"))
+	fmt.Println(u.Name, err)
+	for u, err := range users.AscendIndex(nil, nil) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(u.Email, u.Name)
+	}
+	// Output:
+	// Ada <nil>
+	// ada@lovelace.org Ada
+	// alan@example.com Alan
 }
