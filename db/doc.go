@@ -52,6 +52,41 @@
 // them) but by every later read. Breaking out of a loop stops an
 // iteration.
 //
+// # Change feed
+//
+// Changes(ctx, after) yields every durable commit with a version after
+// after as a Change: its version and its ops, in commit order, each
+// exactly once and in version order. A Put op holds the record written
+// (with the commit's version); a Delete op the record removed (with the
+// version that had written it). Applied in order, the ops of version v
+// turn the state at v-1 into the state at v, without a conflict: a PutAll
+// that moves index keys shows as Deletes of the records giving theirs up,
+// then its Puts. So a replica that starts empty at version 0, or from a
+// Snapshot at version V and Changes(ctx, V), is at every later version
+// exactly the store. When caught up, the feed waits for the next durable
+// commit until ctx is done, then yields ctx's error.
+//
+// The feed reads the WAL, which holds the commits after the oldest kept
+// snapshot. A consumer further behind than that gets ErrCompacted (never
+// a gap): it resyncs from a Snapshot and continues from its Version. A
+// consumer may fall behind by at least Options.CheckpointEvery commits
+// (more with more snapshots kept) before that happens. The store keeps no
+// buffer per consumer: each reads the WAL at its own pace, in bounded
+// steps, so a slow consumer slows only itself, and with no consumer
+// commits cost nothing more. AppendChangeJSON is the feed's JSON line
+// format, the one `dualdb watch` prints.
+//
+// In the WAL a delete is logged with the record it removes (op kind
+// delete-record, see package wal), which is what lets the feed name it. A
+// delete logged by a build before the feed carries only its key.
+//
+// # Typed tables
+//
+// NewTable gives a typed view of a DB: Table[T] stores values of T under
+// keys derived from them, encoded by a Codec (JSON by default), with Put,
+// Insert, Get, GetByIndex, Delete, Update (read-modify-write in one
+// transaction) and iterators yielding T.
+//
 // Concurrent writers share fsyncs (group commit): commits that queue while
 // one WAL transaction is being written go to disk together in the next,
 // without a timer. If a WAL write fails the DB fails closed: that commit
