@@ -45,6 +45,7 @@ Exit codes:
 		newExportCmd(),
 		newImportCmd(),
 		newCheckpointCmd(),
+		newWatchCmd(),
 		newStressCmd(),
 		newTortureCmd(),
 		newVersionCmd(),
