@@ -103,8 +103,8 @@ type StoreState struct {
 }
 
 // ReadStore opens the store in dir read-only (as a crashed process left
-// it: nothing is written), reads every record, checks the invariants, and
-// runs db.Verify. A store that does not open is reported in OpenErr.
+// it: nothing is written), reads every record, checks the invariants and
+// the change feed (CheckFeed), and runs db.Verify. A store that does not open is reported in OpenErr.
 func ReadStore(dir string) (st *StoreState) {
 	st = &StoreState{Records: map[string]Rec{}, Versions: map[string]uint64{}}
 	defer func() {
@@ -132,6 +132,7 @@ func ReadStore(dir string) (st *StoreState) {
 		st.Versions[string(r.Key)] = r.Version
 	}
 	st.Findings = append(st.Findings, CheckSnapshot(s, 20)...)
+	st.Findings = append(st.Findings, CheckFeed(d, dir, 20)...)
 	if err := d.Close(); err != nil {
 		st.Findings = append(st.Findings, fmt.Sprintf("close after a read-only open: %v", err))
 	}

@@ -30,6 +30,11 @@
 //   - the invariants of DESIGN.md hold: both orders strictly ascending, the
 //     same records both ways, the index a bijection (own scans and
 //     Snapshot.Check), and db.Verify finds nothing;
+//   - the change feed survives: replayed from the state the WAL continues,
+//     the changes db.Changes yields give exactly the recovered records
+//     and their versions (CheckFeed), so every recovered version, every
+//     acknowledged one among them, is in the feed with the ops that made
+//     it;
 //   - every operation's reported result (ok, conflict, not found) is the one
 //     the model predicts.
 //
