@@ -231,7 +231,7 @@ func TestModel_Random(t *testing.T) {
 				}
 			}
 			before := m.clone()
-			givers, _, err := x.PutAll(batch, uint64(op+1))
+			givers, gave, err := x.PutAll(batch, uint64(op+1))
 			kind, key, owner, wantGivers := m.putAll(mb, uint64(op+1))
 			counts["putall/"+kind]++
 			switch kind {
@@ -250,6 +250,18 @@ func TestModel_Random(t *testing.T) {
 				}
 				if len(givers) > 0 {
 					counts["putall/givers"]++
+				}
+				// gave holds each giver's record as it was before.
+				if len(gave) != len(givers) {
+					t.Fatalf("PutAll gave %d old records for %d givers", len(gave), len(givers))
+				}
+				for i, g := range givers {
+					k := string(batch[g].Key)
+					w := before.recs[k]
+					if string(gave[i].Key) != k || string(gave[i].Index) != w.index || string(gave[i].Value) != w.value || gave[i].Version != before.ver[k] {
+						t.Fatalf("PutAll: giver %d's old record is %q %q %q v%d, want %q %q %q v%d",
+							g, gave[i].Key, gave[i].Index, gave[i].Value, gave[i].Version, k, w.index, w.value, before.ver[k])
+					}
 				}
 				// Replaying the step one op at a time, as a log does:
 				// delete the givers, then put in order.

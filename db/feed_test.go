@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/wal"
 )
 
 // feedModel is a store rebuilt from the change feed alone: a map by key.
@@ -392,5 +394,63 @@ func TestChanges_ConcurrentCheckpoints(t *testing.T) {
 			t.Errorf("consumer %d: %s", c, r)
 		}
 		t.Logf("consumer %d: %s", c, r)
+	}
+}
+
+// TestOpen_DeleteRecordMismatch: a logged delete names the record it
+// removed; replaying it onto a state that holds another record under that
+// key is corruption, reported with the WAL file and version.
+func TestOpen_DeleteRecordMismatch(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		op   wal.Op
+		ok   bool
+	}{
+		{"matching", wal.Op{Kind: wal.OpDeleteRecord, Key: []byte("a"), Index: []byte("ia"), Value: []byte("A"), Version: 1}, true},
+		{"legacy-delete", wal.Op{Kind: wal.OpDelete, Key: []byte("a")}, true},
+		{"other-index", wal.Op{Kind: wal.OpDeleteRecord, Key: []byte("a"), Index: []byte("ib"), Value: []byte("A"), Version: 1}, false},
+		{"other-value", wal.Op{Kind: wal.OpDeleteRecord, Key: []byte("a"), Index: []byte("ia"), Value: []byte("B"), Version: 1}, false},
+		{"other-version", wal.Op{Kind: wal.OpDeleteRecord, Key: []byte("a"), Index: []byte("ia"), Value: []byte("A"), Version: 7}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			d, err := db.Open(dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustPut(t, d, "a", "ia", "A")
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, db.WALFile)
+			l, err := wal.Open(path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Append(1, []wal.Entry{{Version: 2, Data: wal.AppendRecord(nil, 2, []wal.Op{tc.op})}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			d, err = db.Open(dir, nil)
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				defer d.Close()
+				if _, err := d.Get([]byte("a")); !errors.Is(err, db.ErrNotFound) || d.Version() != 2 {
+					t.Fatalf("after replaying the delete: version %d, Get = %v", d.Version(), err)
+				}
+				return
+			}
+			var ce *db.CorruptionError
+			if !errors.As(err, &ce) || ce.File != path || ce.Version != 2 || !strings.Contains(ce.Reason, "names a record") {
+				if err == nil {
+					d.Close()
+				}
+				t.Fatalf("Open = %v, want a corruption of %s at version 2", err, path)
+			}
+		})
 	}
 }
