@@ -118,7 +118,10 @@ func (d *DB) Changes(ctx context.Context, after uint64) iter.Seq2[Change, error]
 					continue
 				}
 			}
-			recs, err := d.log.Read(next, feedReadBytes)
+			// Up to the published version only: a record the committer has
+			// written but not published yet is not yielded before readers
+			// can see it.
+			recs, err := d.log.Read(next, d.Version(), feedReadBytes)
 			switch {
 			case d.closed.Load() && err != nil:
 				yield(Change{}, ErrClosed)

@@ -318,20 +318,20 @@ type Logged struct {
 	Ops     []Op
 }
 
-// Read returns the records from version from on, in version order, in one
-// short read transaction: it stops at the end of the log, or after the
-// first record that brings the total of their encoded bytes to maxBytes or
-// more (it always returns at least one record when the log holds from),
-// so that a reader far behind takes the log in bounded steps and never
-// holds a long bbolt transaction. Nothing at or after from gives no
-// records and no error.
+// Read returns the records of versions from to to (inclusive), in version
+// order, in one short read transaction. It stops at to, at the end of the
+// log, or after the first record that brings the total of their encoded
+// bytes to maxBytes or more (it always returns at least one record when
+// the log holds from), so that a reader far behind takes the log in
+// bounded steps and never holds a long bbolt transaction. Nothing at or
+// after from (or from > to) gives no records and no error.
 //
 // If the first record at or after from is a later version and the log
 // holds nothing before it, from was truncated away: Read returns an error
 // wrapping ErrTruncated. If the log does hold something before it, a
 // record is missing: a *dberr.CorruptionError. So is a gap between the
 // records read, a bad CRC or a record that does not decode.
-func (l *Log) Read(from uint64, maxBytes int) (recs []Logged, err error) {
+func (l *Log) Read(from, to uint64, maxBytes int) (recs []Logged, err error) {
 	defer l.guard(&err)
 	type raw struct {
 		version uint64
@@ -344,6 +344,9 @@ func (l *Log) Read(from uint64, maxBytes int) (recs []Logged, err error) {
 			return nil
 		}
 		c := b.Cursor()
+		if from > to {
+			return nil
+		}
 		k, v := c.Seek(versionKey(from))
 		if k == nil {
 			return nil
@@ -363,6 +366,9 @@ func (l *Log) Read(from uint64, maxBytes int) (recs []Logged, err error) {
 			ver, err := l.keyVersion(k)
 			if err != nil {
 				return err
+			}
+			if ver > to {
+				break
 			}
 			if ver != want {
 				return dberr.AtVersion(l.path, want, "version gap: record %d is missing (next record is %d)", want, ver)
