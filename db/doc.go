@@ -68,9 +68,10 @@
 //
 // The feed reads the WAL, which holds the commits after the oldest kept
 // snapshot. A consumer further behind than that gets ErrCompacted (never
-// a gap): it resyncs from a Snapshot and continues from its Version. A
-// consumer may fall behind by at least Options.CheckpointEvery commits
-// (more with more snapshots kept) before that happens. The store keeps no
+// a gap): it resyncs from a Snapshot and continues from its Version. With
+// automatic checkpoints and the default two snapshots kept, a consumer may
+// fall at least Options.CheckpointEvery commits behind before that
+// happens; explicit Checkpoint calls and KeepSnapshots 1 shorten it. The store keeps no
 // buffer per consumer: each reads the WAL at its own pace, in bounded
 // steps, so a slow consumer slows only itself, and with no consumer
 // commits cost nothing more. AppendChangeJSON is the feed's JSON line

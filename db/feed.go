@@ -73,8 +73,10 @@ const feedReadBytes = 1 << 20
 // too old, or a checkpoint removed it while the consumer lagged), it
 // yields an error wrapping ErrCompacted and ends: the consumer resyncs
 // from a Snapshot and continues with Changes(ctx, snapshot.Version()). A
-// consumer may thus fall behind by as many commits as the WAL holds: at
-// least Options.CheckpointEvery, up to KeepSnapshots checkpoints' worth.
+// consumer may thus fall behind by as many commits as the WAL holds: with
+// automatic checkpoints and two or more snapshots kept (the default), at
+// least Options.CheckpointEvery commits; explicit Checkpoint calls, and
+// KeepSnapshots 1, which truncates the WAL at every checkpoint, shorten it.
 // It never makes the store buffer anything: a slow consumer reads the WAL
 // at its own pace, in steps of a bounded size, and slows only itself;
 // with no consumer the commit path does no extra work.
