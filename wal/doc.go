@@ -73,5 +73,6 @@
 // # Returned slices
 //
 // Ops passed to Replay's callback alias bbolt's memory-mapped pages and are
-// valid only during the call; copy what you keep.
+// valid only during the call; copy what you keep. The ops Read returns are
+// copies: they belong to the caller and stay valid.
 package wal
