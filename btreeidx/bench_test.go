@@ -68,7 +68,7 @@ func (d *benchData) built(b *testing.B) btreeidx.View {
 	d.buildOnce.Do(func() {
 		bl := btreeidx.NewBuilder(d.n)
 		for id := range d.n {
-			if err := bl.Add(d.keys[id], d.index[id], d.values[id], false); err != nil {
+			if err := bl.Add(d.keys[id], d.index[id], d.values[id], 1, false); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -169,7 +169,7 @@ func BenchmarkPut(b *testing.B) {
 				x = btreeidx.New()
 				b.StartTimer()
 			}
-			if _, _, err := x.Put(d.lookKey[j], d.lookIndex[j], d.values[j]); err != nil {
+			if _, _, err := x.Put(d.lookKey[j], d.lookIndex[j], d.values[j], 1); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -183,7 +183,7 @@ func BenchmarkPut(b *testing.B) {
 		defer measureCPU(b)()
 		for i := 0; b.Loop(); i++ {
 			j := i % d.n
-			if _, _, err := x.Put(d.lookKey[j], d.lookIndex[j], d.values[(j+1)%d.n]); err != nil {
+			if _, _, err := x.Put(d.lookKey[j], d.lookIndex[j], d.values[(j+1)%d.n], 1); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -197,7 +197,7 @@ func BenchmarkPut(b *testing.B) {
 		defer measureCPU(b)()
 		for i := 0; b.Loop(); i++ {
 			j := i % d.n
-			if _, _, err := x.Put(d.lookKey[j], d.lookIndex[j], d.values[(j+1)%d.n]); err != nil {
+			if _, _, err := x.Put(d.lookKey[j], d.lookIndex[j], d.values[(j+1)%d.n], 1); err != nil {
 				b.Fatal(err)
 			}
 			x.Freeze()
@@ -217,7 +217,7 @@ func BenchmarkBuilder(b *testing.B) {
 		for b.Loop() {
 			bl := btreeidx.NewBuilder(n)
 			for id := range n {
-				if err := bl.Add(d.keys[id], d.index[id], d.values[id], false); err != nil {
+				if err := bl.Add(d.keys[id], d.index[id], d.values[id], 1, false); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -241,7 +241,7 @@ func BenchmarkBuilder(b *testing.B) {
 		for b.Loop() {
 			bl := btreeidx.NewBuilder(n)
 			for _, p := range packed {
-				if err := bl.Add(p[0], p[1], p[2], true); err != nil {
+				if err := bl.Add(p[0], p[1], p[2], 1, true); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -258,7 +258,7 @@ func BenchmarkBuilder(b *testing.B) {
 		for b.Loop() {
 			x := btreeidx.New()
 			for j := range n {
-				if _, _, err := x.Put(d.lookKey[j], d.lookIndex[j], d.values[j]); err != nil {
+				if _, _, err := x.Put(d.lookKey[j], d.lookIndex[j], d.values[j], 1); err != nil {
 					b.Fatal(err)
 				}
 			}

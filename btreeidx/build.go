@@ -21,14 +21,18 @@ func NewBuilder(n int) *Builder {
 	return &Builder{items: make([]item, 0, n)}
 }
 
-// Add appends a record. Keys must be strictly ascending. If owned is true,
+// Add appends a record written by the commit of version (0: unknown). Keys
+// must be strictly ascending. If owned is true,
 // the caller hands the memory over and promises that key, index and value
 // lie back to back, in this order, in ONE allocation, as snapshot.Read
 // delivers them; the entry then uses that memory as it is, without a
 // copy. (Adjacency is checked, but adjacency alone cannot prove one
 // allocation: the promise is what makes it safe.) Without owned, or when
 // the slices are not adjacent, the record is copied.
-func (b *Builder) Add(key, index, value []byte, owned bool) error {
+func (b *Builder) Add(key, index, value []byte, version uint64, owned bool) error {
+	if err := checkFields(key, index, value); err != nil {
+		return err
+	}
 	if n := len(b.items); n > 0 {
 		if prev := b.items[n-1].e.key(); bytes.Compare(prev, key) >= 0 {
 			return fmt.Errorf("key %q after %q: not strictly ascending", key, prev)
@@ -36,9 +40,9 @@ func (b *Builder) Add(key, index, value []byte, owned bool) error {
 	}
 	var e *entry
 	if owned {
-		e = ownedEntry(key, index, value)
+		e = ownedEntry(key, index, value, version)
 	} else {
-		e = newEntry(key, index, value)
+		e = newEntry(key, index, value, version)
 	}
 	b.items = append(b.items, keyItem(e))
 	return nil
@@ -47,13 +51,12 @@ func (b *Builder) Add(key, index, value []byte, owned bool) error {
 // ownedEntry wraps key|index|value without copying when they are adjacent
 // in memory (and, as Add's caller promises, in one allocation), and
 // copies them into one buffer otherwise.
-func ownedEntry(key, index, value []byte) *entry {
+func ownedEntry(key, index, value []byte, version uint64) *entry {
 	if len(key) > 0 && follows(key, 0, index) && follows(key, len(index), value) {
-		total := len(key) + len(index) + len(value)
-		buf := unsafe.Slice(unsafe.SliceData(key), total)
-		return &entry{buf: buf, klen: uint32(len(key)), ilen: uint32(len(index))}
+		return &entry{data: unsafe.SliceData(key), version: version,
+			klen: uint32(len(key)), ilen: uint32(len(index)), vlen: uint32(len(value))}
 	}
-	return newEntry(key, index, value)
+	return newEntry(key, index, value, version)
 }
 
 // follows reports whether part starts gap bytes after the end of key.

@@ -64,7 +64,7 @@ func TestBuilder_OwnedAdjacentNotCopied(t *testing.T) {
 	all := recs
 	b := NewBuilder(len(all))
 	for _, r := range all {
-		if err := b.Add(r.key, r.index, r.val, true); err != nil {
+		if err := b.Add(r.key, r.index, r.val, 1, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -74,11 +74,11 @@ func TestBuilder_OwnedAdjacentNotCopied(t *testing.T) {
 	}
 	for _, r := range all {
 		e := entryOf(t, x, r.key)
-		if !sameMemory(e.buf, r.buf) {
+		if !sameMemory(e.bytes(), r.buf) {
 			t.Fatalf("record %q: entry buffer was copied", r.key)
 		}
-		if cap(e.buf) != len(r.buf) {
-			t.Fatalf("record %q: entry buffer cap %d reaches past the record (%d)", r.key, cap(e.buf), len(r.buf))
+		if cap(e.bytes()) != len(r.buf) {
+			t.Fatalf("record %q: entry buffer cap %d reaches past the record (%d)", r.key, cap(e.bytes()), len(r.buf))
 		}
 		if string(e.key()) != string(r.key) || string(e.index()) != string(r.index) || string(e.value()) != string(r.val) {
 			t.Fatalf("record %q: entry holds %q %q %q", r.key, e.key(), e.index(), e.value())
@@ -104,10 +104,10 @@ func TestBuilder_OwnedNotAdjacentCopied(t *testing.T) {
 	index2, value2 := buf[:3], buf[3:] // index and value adjacent, key elsewhere
 
 	b := NewBuilder(2)
-	if err := b.Add(key, index, value, true); err != nil {
+	if err := b.Add(key, index, value, 1, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Add(key2, index2, value2, true); err != nil {
+	if err := b.Add(key2, index2, value2, 1, true); err != nil {
 		t.Fatal(err)
 	}
 	x, err := b.Finish()
@@ -118,7 +118,7 @@ func TestBuilder_OwnedNotAdjacentCopied(t *testing.T) {
 		key, index, value []byte
 	}{{key, index, value}, {key2, index2, value2}} {
 		e := entryOf(t, x, c.key)
-		if unsafe.SliceData(e.buf) == unsafe.SliceData(c.key) {
+		if unsafe.SliceData(e.bytes()) == unsafe.SliceData(c.key) {
 			t.Fatalf("%q: non-adjacent parts were not copied", c.key)
 		}
 		if string(e.key()) != string(c.key) || string(e.index()) != string(c.index) || string(e.value()) != string(c.value) {
@@ -131,14 +131,14 @@ func TestBuilder_OwnedNotAdjacentCopied(t *testing.T) {
 func TestBuilder_UnownedCopied(t *testing.T) {
 	buf := []byte("keyidxval")
 	b := NewBuilder(1)
-	if err := b.Add(buf[:3], buf[3:6], buf[6:], false); err != nil {
+	if err := b.Add(buf[:3], buf[3:6], buf[6:], 1, false); err != nil {
 		t.Fatal(err)
 	}
 	x, err := b.Finish()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := entryOf(t, x, buf[:3]); unsafe.SliceData(e.buf) == unsafe.SliceData(buf) {
+	if e := entryOf(t, x, buf[:3]); unsafe.SliceData(e.bytes()) == unsafe.SliceData(buf) {
 		t.Fatal("unowned input was not copied")
 	}
 }

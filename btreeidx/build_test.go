@@ -46,7 +46,7 @@ func TestBuilder_SameAsPut(t *testing.T) {
 	recs := randomRecs(rand.New(rand.NewPCG(1, 1)), 20000)
 	b := btreeidx.NewBuilder(len(recs))
 	for _, w := range recs {
-		if err := b.Add([]byte(w.key), []byte(w.index), []byte(w.value), false); err != nil {
+		if err := b.Add([]byte(w.key), []byte(w.index), []byte(w.value), 1, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -75,7 +75,7 @@ func TestBuilder_SameAsPut(t *testing.T) {
 
 func TestBuilder_RejectsNonAscending(t *testing.T) {
 	b := btreeidx.NewBuilder(0)
-	add := func(k, ix string) error { return b.Add([]byte(k), []byte(ix), nil, false) }
+	add := func(k, ix string) error { return b.Add([]byte(k), []byte(ix), nil, 1, false) }
 	if err := add("b", "1"); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestBuilder_RejectsNonAscending(t *testing.T) {
 func TestBuilder_DuplicateIndexFails(t *testing.T) {
 	b := btreeidx.NewBuilder(3)
 	for _, w := range []rec{{"a", "same", ""}, {"b", "other", ""}, {"c", "same", ""}} {
-		if err := b.Add([]byte(w.key), []byte(w.index), nil, false); err != nil {
+		if err := b.Add([]byte(w.key), []byte(w.index), nil, 1, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,7 +124,7 @@ func TestBuilder_Empty(t *testing.T) {
 func TestBuilder_CopiesUnowned(t *testing.T) {
 	b := btreeidx.NewBuilder(2)
 	buf := []byte("k1i1v1")
-	if err := b.Add(buf[0:2], buf[2:4], buf[4:6], false); err != nil {
+	if err := b.Add(buf[0:2], buf[2:4], buf[4:6], 1, false); err != nil {
 		t.Fatal(err)
 	}
 	copy(buf, "######")
@@ -149,7 +149,7 @@ func TestBuilder_OwnedNotAdjacent(t *testing.T) {
 		index := rest[:copy(rest, w.index)]
 		rest = rest[len(index)+gap:]
 		value := rest[:copy(rest, w.value)]
-		if err := b.Add(key, index, value, true); err != nil {
+		if err := b.Add(key, index, value, 1, true); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -18,7 +18,7 @@ func healthy(t *testing.T, n int) (*Index, []*entry) {
 	t.Helper()
 	x := New()
 	for i := range n {
-		if _, _, err := x.Put(fmt.Appendf(nil, "k%05d", i), fmt.Appendf(nil, "i%05d", (i*7919)%n), fmt.Appendf(nil, "v%d", i)); err != nil {
+		if _, _, err := x.Put(fmt.Appendf(nil, "k%05d", i), fmt.Appendf(nil, "i%05d", (i*7919)%n), fmt.Appendf(nil, "v%d", i), 1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -70,14 +70,14 @@ func TestCheck_FindsDamage(t *testing.T) {
 		name:  "record only in the secondary tree",
 		kinds: []string{"count:", "bijection:"},
 		damage: func(x *Index, es []*entry) View {
-			x.sec.ReplaceOrInsert(indexItem(newEntry([]byte("ghost"), []byte("ghost-index"), nil)))
+			x.sec.ReplaceOrInsert(indexItem(newEntry([]byte("ghost"), []byte("ghost-index"), nil, 1)))
 			return x.View
 		},
 	}, {
 		name:  "record only in the primary tree",
 		kinds: []string{"count:", "bijection:"},
 		damage: func(x *Index, es []*entry) View {
-			x.pri.ReplaceOrInsert(keyItem(newEntry([]byte("ghost"), []byte("ghost-index"), nil)))
+			x.pri.ReplaceOrInsert(keyItem(newEntry([]byte("ghost"), []byte("ghost-index"), nil, 1)))
 			return x.View
 		},
 	}, {
@@ -107,7 +107,7 @@ func TestCheck_FindsDamage(t *testing.T) {
 		kinds: []string{"bijection:"},
 		damage: func(x *Index, es []*entry) View {
 			e := es[77]
-			x.sec.ReplaceOrInsert(indexItem(newEntry(e.key(), e.index(), []byte("stale value"))))
+			x.sec.ReplaceOrInsert(indexItem(newEntry(e.key(), e.index(), []byte("stale value"), 1)))
 			return x.View
 		},
 	}, {
@@ -215,7 +215,7 @@ func TestCheckSample_FindsPlantedDamage(t *testing.T) {
 	x := New()
 	var es []*entry
 	for range n {
-		old, replaced, err := x.Put(uniformKey(r, 'k'), uniformKey(r, 'i'), []byte("v"))
+		old, replaced, err := x.Put(uniformKey(r, 'k'), uniformKey(r, 'i'), []byte("v"), 1)
 		if err != nil || replaced {
 			t.Fatal(old, err)
 		}
@@ -258,7 +258,7 @@ func TestCheckSample_FullPrefixRange(t *testing.T) {
 	} {
 		x := New()
 		for i, k := range keys {
-			if _, _, err := x.Put([]byte(k), []byte(k), []byte{byte(i)}); err != nil {
+			if _, _, err := x.Put([]byte(k), []byte(k), []byte{byte(i)}, 1); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -278,7 +278,7 @@ func TestCheckWindow_RollingCoversDecimalKeys(t *testing.T) {
 	for i := range n {
 		k := fmt.Appendf(nil, "user:%010d", i)
 		ix := fmt.Appendf(nil, "mail:%016x", uint64(i)*0x9E3779B97F4A7C15)
-		if _, _, err := x.Put(k, ix, []byte("v")); err != nil {
+		if _, _, err := x.Put(k, ix, []byte("v"), 1); err != nil {
 			t.Fatal(err)
 		}
 	}

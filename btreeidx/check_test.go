@@ -36,7 +36,7 @@ func TestCheckSample_HealthyLarge(t *testing.T) {
 	recs := randomRecs(rand.New(rand.NewPCG(23, 24)), n)
 	b := btreeidx.NewBuilder(n)
 	for _, w := range recs {
-		if err := b.Add([]byte(w.key), []byte(w.index), []byte(w.value), false); err != nil {
+		if err := b.Add([]byte(w.key), []byte(w.index), []byte(w.value), 1, false); err != nil {
 			t.Fatal(err)
 		}
 	}

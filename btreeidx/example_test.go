@@ -10,15 +10,15 @@ import (
 
 func ExampleIndex_Put() {
 	x := btreeidx.New()
-	x.Put([]byte("user:1"), []byte("ada@example.com"), []byte(`{"name":"ada"}`))
-	x.Put([]byte("user:2"), []byte("alan@example.com"), []byte(`{"name":"alan"}`))
+	x.Put([]byte("user:1"), []byte("ada@example.com"), []byte(`{"name":"ada"}`), 1)
+	x.Put([]byte("user:2"), []byte("alan@example.com"), []byte(`{"name":"alan"}`), 1)
 
 	// An index key belongs to one record.
-	_, _, err := x.Put([]byte("user:2"), []byte("ada@example.com"), nil)
+	_, _, err := x.Put([]byte("user:2"), []byte("ada@example.com"), nil, 1)
 	fmt.Println(errors.Is(err, dberr.ErrConflict))
 
 	v := x.Freeze() // later writes do not show in v
-	x.Put([]byte("user:1"), []byte("countess@example.com"), []byte(`{"name":"ada"}`))
+	x.Put([]byte("user:1"), []byte("countess@example.com"), []byte(`{"name":"ada"}`), 1)
 
 	r, _ := v.GetByIndex([]byte("ada@example.com"))
 	fmt.Printf("%s\n", r.Key)

@@ -2,7 +2,9 @@ package btreeidx
 
 import (
 	"bytes"
+	"fmt"
 	"iter"
+	"slices"
 
 	"github.com/dualdb/dualdb/internal/dberr"
 	"github.com/google/btree"
@@ -13,8 +15,11 @@ import (
 const Degree = 32
 
 // Record is one record. Its slices alias immutable memory: never modify them.
+// Version is the version of the commit that last put the record, as given
+// to Put, PutAll or Builder.Add; 0 means unknown.
 type Record struct {
 	Key, Index, Value []byte
+	Version           uint64
 }
 
 // View is a read-only version of the dual index. Its methods are safe for
@@ -57,13 +62,16 @@ func Thaw(v View) *Index {
 	return &Index{View{pri: v.pri.Clone(), sec: v.sec.Clone()}}
 }
 
-// Put inserts or replaces the record with key. A nil index is treated as
-// empty; the empty index key is an index key like any other. If index
-// belongs to a record with another key, Put changes nothing and returns a
-// *dberr.ConflictError. Put copies its arguments. It returns the replaced
-// record, if any.
-func (x *Index) Put(key, index, value []byte) (old Record, replaced bool, err error) {
-	e := newEntry(key, index, value)
+// Put inserts or replaces the record with key, stamped with version (the
+// commit that writes it). A nil index is treated as empty; the empty index
+// key is an index key like any other. If index belongs to a record with
+// another key, Put changes nothing and returns a *dberr.ConflictError. Put
+// copies its arguments. It returns the replaced record, if any.
+func (x *Index) Put(key, index, value []byte, version uint64) (old Record, replaced bool, err error) {
+	if err := checkFields(key, index, value); err != nil {
+		return Record{}, false, err
+	}
+	e := newEntry(key, index, value, version)
 	secItem := indexItem(e) // also the probe: saves allocating one
 	if owner, ok := x.sec.Get(secItem); ok && !bytes.Equal(owner.e.key(), key) {
 		return Record{}, false, &dberr.ConflictError{
@@ -79,6 +87,79 @@ func (x *Index) Put(key, index, value []byte) (old Record, replaced bool, err er
 		return prev.e.record(), true, nil
 	}
 	return Record{}, false, nil
+}
+
+// PutAll inserts or replaces every record of recs as one step, each
+// stamped with version (their own Version fields are ignored). Index keys
+// that records of the batch give up are free for the batch to take, so a
+// swap or a rotation of index keys is one call. The result is checked as a
+// whole before anything changes: if two records of recs have the same key,
+// PutAll returns an error wrapping dberr.ErrDuplicateKey; if an index key
+// would be owned twice (by a record outside the batch, or by two records
+// of the batch), it returns a *dberr.ConflictError for the first record,
+// in batch order, that asks for it. On any error the Index is unchanged.
+// PutAll copies the slices of recs.
+//
+// givers are the positions in recs, ascending, of the records whose
+// current index key another record of the batch takes, and gave[i] is the
+// record that recs[givers[i]] replaced (as it was before the call). A log
+// that replays puts one at a time reproduces the step by deleting those
+// records first, then putting recs in order.
+func (x *Index) PutAll(recs []Record, version uint64) (givers []int, gave []Record, err error) {
+	byKey := make(map[string]int, len(recs))
+	for i, r := range recs {
+		if err := checkFields(r.Key, r.Index, r.Value); err != nil {
+			return nil, nil, err
+		}
+		if j, dup := byKey[string(r.Key)]; dup {
+			return nil, nil, fmt.Errorf("%w: key %q at positions %d and %d", dberr.ErrDuplicateKey, r.Key, j, i)
+		}
+		byKey[string(r.Key)] = i
+	}
+	byIndex := make(map[string]int, len(recs))
+	for i, r := range recs {
+		if j, dup := byIndex[string(r.Index)]; dup {
+			return nil, nil, &dberr.ConflictError{
+				Index: bytes.Clone(r.Index), Key: bytes.Clone(r.Key), Owner: bytes.Clone(recs[j].Key),
+			}
+		}
+		byIndex[string(r.Index)] = i
+		owner, ok := x.sec.Get(probeIndex(r.Index))
+		if !ok {
+			continue
+		}
+		j, inBatch := byKey[string(owner.e.key())]
+		switch {
+		case !inBatch:
+			return nil, nil, &dberr.ConflictError{
+				Index: bytes.Clone(r.Index), Key: bytes.Clone(r.Key), Owner: bytes.Clone(owner.e.key()),
+			}
+		case j != i:
+			givers = append(givers, j)
+		}
+	}
+	slices.Sort(givers)
+	// Checked: apply. Old index keys go first, all of them, so that no
+	// removal can hit an index key a record of the batch has just taken.
+	if len(givers) > 0 {
+		gave = make([]Record, len(givers))
+		for i, g := range givers {
+			old, _ := x.pri.Get(probeKey(recs[g].Key)) // a giver holds an index key: it exists
+			gave[i] = old.e.record()
+		}
+	}
+	entries := make([]*entry, len(recs))
+	for i, r := range recs {
+		entries[i] = newEntry(r.Key, r.Index, r.Value, version)
+		if old, ok := x.pri.Get(keyItem(entries[i])); ok && !bytes.Equal(old.e.index(), r.Index) {
+			x.sec.Delete(indexItem(old.e))
+		}
+	}
+	for _, e := range entries {
+		x.pri.ReplaceOrInsert(keyItem(e))
+		x.sec.ReplaceOrInsert(indexItem(e))
+	}
+	return givers, gave, nil
 }
 
 // Delete removes the record with key and returns it; ok is false if there
@@ -144,6 +225,38 @@ func (v View) AscendIndex(from, to []byte) iter.Seq[Record] {
 // (inclusive) down to to (exclusive).
 func (v View) DescendIndex(from, to []byte) iter.Seq[Record] {
 	return descend(v.sec, from, to, probeIndex)
+}
+
+// AscendPrefix yields, by ascending key, the records whose key starts with
+// prefix; an empty prefix yields all records.
+func (v View) AscendPrefix(prefix []byte) iter.Seq[Record] {
+	from, to := prefixBounds(prefix)
+	return ascend(v.pri, from, to, probeKey)
+}
+
+// AscendIndexPrefix yields, by ascending index key, the records whose index
+// key starts with prefix; an empty prefix yields all records.
+func (v View) AscendIndexPrefix(prefix []byte) iter.Seq[Record] {
+	from, to := prefixBounds(prefix)
+	return ascend(v.sec, from, to, probeIndex)
+}
+
+// prefixBounds returns the [from, to) range of the byte strings that start
+// with prefix: from is prefix itself (nil when empty, so that the range is
+// open), to is the smallest string after all of them, or nil if there is
+// none (an empty prefix, or one of 0xff bytes only).
+func prefixBounds(prefix []byte) (from, to []byte) {
+	if len(prefix) == 0 {
+		return nil, nil
+	}
+	for i := len(prefix) - 1; i >= 0; i-- {
+		if prefix[i] != 0xff {
+			to = bytes.Clone(prefix[:i+1])
+			to[i]++
+			return prefix, to
+		}
+	}
+	return prefix, nil
 }
 
 func ascend(t *btree.BTreeG[item], from, to []byte, probe func([]byte) item) iter.Seq[Record] {

@@ -66,7 +66,7 @@ func sameContents(t *testing.T, v btreeidx.View, want []rec) {
 
 func mustPut(t *testing.T, x *btreeidx.Index, key, index, value string) {
 	t.Helper()
-	if _, _, err := x.Put([]byte(key), []byte(index), []byte(value)); err != nil {
+	if _, _, err := x.Put([]byte(key), []byte(index), []byte(value), 1); err != nil {
 		t.Fatalf("Put(%q, %q): %v", key, index, err)
 	}
 }
@@ -80,19 +80,19 @@ func noFindings(t *testing.T, v btreeidx.View) {
 
 func TestPut_InsertReplace(t *testing.T) {
 	x := btreeidx.New()
-	old, replaced, err := x.Put([]byte("k1"), []byte("i1"), []byte("v1"))
+	old, replaced, err := x.Put([]byte("k1"), []byte("i1"), []byte("v1"), 1)
 	if err != nil || replaced || old.Key != nil {
 		t.Fatalf("first Put = %v, %v, %v", old, replaced, err)
 	}
 	// Same index key: the value is replaced, the old record returned.
-	old, replaced, err = x.Put([]byte("k1"), []byte("i1"), []byte("v2"))
+	old, replaced, err = x.Put([]byte("k1"), []byte("i1"), []byte("v2"), 1)
 	if err != nil || !replaced || toRec(old) != (rec{"k1", "i1", "v1"}) {
 		t.Fatalf("replace Put = %v, %v, %v", toRec(old), replaced, err)
 	}
 	sameContents(t, x.View, []rec{{"k1", "i1", "v2"}})
 
 	// Changed index key: the old index key is freed.
-	old, replaced, err = x.Put([]byte("k1"), []byte("i2"), []byte("v3"))
+	old, replaced, err = x.Put([]byte("k1"), []byte("i2"), []byte("v3"), 1)
 	if err != nil || !replaced || toRec(old) != (rec{"k1", "i1", "v2"}) {
 		t.Fatalf("re-index Put = %v, %v, %v", toRec(old), replaced, err)
 	}
@@ -120,7 +120,7 @@ func TestPut_Conflict(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			key, index, value := []byte(tc.key), []byte("i1"), []byte("v9")
-			old, replaced, err := x.Put(key, index, value)
+			old, replaced, err := x.Put(key, index, value, 1)
 			if !errors.Is(err, dberr.ErrConflict) {
 				t.Fatalf("err = %v, want ErrConflict", err)
 			}
@@ -268,7 +268,7 @@ func TestPut_EdgeKeys(t *testing.T) {
 
 func TestPut_NilIndexIsEmpty(t *testing.T) {
 	x := btreeidx.New()
-	if _, _, err := x.Put([]byte("k"), nil, nil); err != nil {
+	if _, _, err := x.Put([]byte("k"), nil, nil, 1); err != nil {
 		t.Fatal(err)
 	}
 	for _, probe := range [][]byte{nil, {}} {
@@ -276,10 +276,10 @@ func TestPut_NilIndexIsEmpty(t *testing.T) {
 			t.Fatalf("GetByIndex(%v) = %v, %v", probe, r, ok)
 		}
 	}
-	if _, _, err := x.Put([]byte("k2"), []byte{}, []byte("v")); !errors.Is(err, dberr.ErrConflict) {
+	if _, _, err := x.Put([]byte("k2"), []byte{}, []byte("v"), 1); !errors.Is(err, dberr.ErrConflict) {
 		t.Fatalf("second empty index key: err = %v, want ErrConflict", err)
 	}
-	if _, _, err := x.Put([]byte("k"), []byte{}, []byte("v")); err != nil {
+	if _, _, err := x.Put([]byte("k"), []byte{}, []byte("v"), 1); err != nil {
 		t.Fatalf("re-Put with empty index: %v", err)
 	}
 	sameContents(t, x.View, []rec{{"k", "", "v"}})
@@ -289,7 +289,7 @@ func TestPut_CopiesArguments(t *testing.T) {
 	x := btreeidx.New()
 	buf := []byte("key|idx|value")
 	key, index, value := buf[0:3], buf[4:7], buf[8:]
-	if _, _, err := x.Put(key, index, value); err != nil {
+	if _, _, err := x.Put(key, index, value, 1); err != nil {
 		t.Fatal(err)
 	}
 	for i := range buf {

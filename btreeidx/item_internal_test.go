@@ -39,7 +39,7 @@ func TestItem_LessMatchesBytesCompare(t *testing.T) {
 			b = append(bytes.Clone(a[:r.IntN(len(a)+1)]), b...)
 		}
 		want := bytes.Compare(a, b) < 0
-		ea, eb := newEntry(a, a, nil), newEntry(b, b, nil)
+		ea, eb := newEntry(a, a, nil, 1), newEntry(b, b, nil, 1)
 		cases := []struct {
 			name string
 			got  bool
@@ -61,12 +61,25 @@ func TestItem_LessMatchesBytesCompare(t *testing.T) {
 
 func TestEntry_Parts(t *testing.T) {
 	for _, c := range [][3]string{{"", "", ""}, {"k", "", ""}, {"", "i", ""}, {"", "", "v"}, {"key", "index", "value"}} {
-		e := newEntry([]byte(c[0]), []byte(c[1]), []byte(c[2]))
+		e := newEntry([]byte(c[0]), []byte(c[1]), []byte(c[2]), 1)
 		if string(e.key()) != c[0] || string(e.index()) != c[1] || string(e.value()) != c[2] {
 			t.Fatalf("%q: entry gives %q %q %q", c, e.key(), e.index(), e.value())
 		}
-		if len(e.buf) != cap(e.buf) {
-			t.Fatalf("%q: buffer len %d cap %d", c, len(e.buf), cap(e.buf))
+		if len(e.bytes()) != cap(e.bytes()) {
+			t.Fatalf("%q: buffer len %d cap %d", c, len(e.bytes()), cap(e.bytes()))
 		}
+	}
+}
+
+// TestEntry_Size holds the entry at 32 bytes, one Go size class, version
+// included: a field more would cost 16 bytes a record (the next class is
+// 48 bytes).
+func TestEntry_Size(t *testing.T) {
+	if got := unsafe.Sizeof(entry{}); got != 32 {
+		t.Fatalf("entry is %d bytes, want 32", got)
+	}
+	e := newEntry([]byte("k"), []byte("i"), []byte("v"), 7)
+	if r := e.record(); r.Version != 7 || string(r.Key) != "k" || string(r.Index) != "i" || string(r.Value) != "v" {
+		t.Fatalf("record %+v, want {k i v 7}", r)
 	}
 }

@@ -37,9 +37,55 @@ func modelSeed(t *testing.T) uint64 {
 type model struct {
 	recs  map[string]rec
 	owner map[string]string
+	ver   map[string]uint64 // key -> version of the op that last put it
 }
 
-func (m model) clone() model { return model{maps.Clone(m.recs), maps.Clone(m.owner)} }
+func (m model) clone() model {
+	return model{maps.Clone(m.recs), maps.Clone(m.owner), maps.Clone(m.ver)}
+}
+
+// putAll is the model of PutAll: checked as a whole, then applied. It
+// returns the error kind PutAll must return ("", "dup", "conflict"), the
+// owner for a conflict, and the expected givers.
+func (m model) putAll(batch []rec, version uint64) (kind, key, owner string, givers []int) {
+	pos := map[string]int{}
+	for i, r := range batch {
+		if _, dup := pos[r.key]; dup {
+			return "dup", r.key, "", nil
+		}
+		pos[r.key] = i
+	}
+	byIndex := map[string]int{}
+	for i, r := range batch {
+		if j, dup := byIndex[r.index]; dup {
+			return "conflict", r.key, batch[j].key, nil
+		}
+		byIndex[r.index] = i
+		o, ok := m.owner[r.index]
+		if !ok {
+			continue
+		}
+		j, in := pos[o]
+		if !in {
+			return "conflict", r.key, o, nil
+		}
+		if j != i {
+			givers = append(givers, j)
+		}
+	}
+	slices.Sort(givers)
+	for _, r := range batch {
+		if old, ok := m.recs[r.key]; ok {
+			delete(m.owner, old.index)
+		}
+	}
+	for _, r := range batch {
+		m.recs[r.key] = r
+		m.owner[r.index] = r.key
+		m.ver[r.key] = version
+	}
+	return "", "", "", givers
+}
 
 func (m model) all() []rec { return slices.Collect(maps.Values(m.recs)) }
 
@@ -99,7 +145,7 @@ func TestModel_Random(t *testing.T) {
 	}
 	var (
 		x      = btreeidx.New()
-		m      = model{map[string]rec{}, map[string]string{}}
+		m      = model{map[string]rec{}, map[string]string{}, map[string]uint64{}}
 		views  []frozen
 		op     int
 		counts = map[string]int{}
@@ -128,7 +174,7 @@ func TestModel_Random(t *testing.T) {
 				index = cur.index // replace the value only
 			}
 			value := strconv.Itoa(op)
-			old, replaced, err := x.Put([]byte(key), []byte(index), []byte(value))
+			old, replaced, err := x.Put([]byte(key), []byte(index), []byte(value), uint64(op+1))
 			if owner, ok := m.owner[index]; ok && owner != key {
 				counts["put/conflict"]++
 				var ce *dberr.ConflictError
@@ -156,6 +202,93 @@ func TestModel_Random(t *testing.T) {
 			}
 			m.recs[key] = rec{key, index, value}
 			m.owner[index] = key
+			m.ver[key] = uint64(op + 1)
+		case n < 47: // PutAll, often a rotation of index keys among its records
+			var batch []btreeidx.Record
+			var mb []rec
+			for range 1 + r.IntN(4) {
+				key, index := pick(keys), pick(indexes)
+				if len(mb) > 0 && r.IntN(2) == 0 {
+					// Take the index key of an earlier record of the batch.
+					if cur, ok := m.recs[mb[r.IntN(len(mb))].key]; ok {
+						index = cur.index
+					}
+				}
+				value := strconv.Itoa(op)
+				batch = append(batch, btreeidx.Record{Key: []byte(key), Index: []byte(index), Value: []byte(value), Version: 999})
+				mb = append(mb, rec{key, index, value})
+			}
+			if r.IntN(3) == 0 { // rotate the index keys the batch's records hold now
+				var held []string
+				for _, w := range mb {
+					if cur, ok := m.recs[w.key]; ok {
+						held = append(held, cur.index)
+					}
+				}
+				for i := range min(len(held), len(mb)) {
+					j := (i + 1) % len(held)
+					mb[i].index, batch[i].Index = held[j], []byte(held[j])
+				}
+			}
+			before := m.clone()
+			givers, gave, err := x.PutAll(batch, uint64(op+1))
+			kind, key, owner, wantGivers := m.putAll(mb, uint64(op+1))
+			counts["putall/"+kind]++
+			switch kind {
+			case "dup":
+				if !errors.Is(err, dberr.ErrDuplicateKey) {
+					t.Fatalf("PutAll(%v) = %v, want ErrDuplicateKey for %q", mb, err, key)
+				}
+			case "conflict":
+				var ce *dberr.ConflictError
+				if !errors.As(err, &ce) || string(ce.Key) != key || string(ce.Owner) != owner {
+					t.Fatalf("PutAll(%v) = %v, want a conflict of %q with %q", mb, err, key, owner)
+				}
+			default:
+				if err != nil || !slices.Equal(givers, wantGivers) {
+					t.Fatalf("PutAll(%v) = %v, %v; want givers %v", mb, givers, err, wantGivers)
+				}
+				if len(givers) > 0 {
+					counts["putall/givers"]++
+				}
+				// gave holds each giver's record as it was before.
+				if len(gave) != len(givers) {
+					t.Fatalf("PutAll gave %d old records for %d givers", len(gave), len(givers))
+				}
+				for i, g := range givers {
+					k := string(batch[g].Key)
+					w := before.recs[k]
+					if string(gave[i].Key) != k || string(gave[i].Index) != w.index || string(gave[i].Value) != w.value || gave[i].Version != before.ver[k] {
+						t.Fatalf("PutAll: giver %d's old record is %q %q %q v%d, want %q %q %q v%d",
+							g, gave[i].Key, gave[i].Index, gave[i].Value, gave[i].Version, k, w.index, w.value, before.ver[k])
+					}
+				}
+				// Replaying the step one op at a time, as a log does:
+				// delete the givers, then put in order.
+				y := btreeidx.New()
+				for k, w := range before.recs {
+					if _, _, err := y.Put([]byte(k), []byte(w.index), []byte(w.value), 1); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for _, g := range givers {
+					if _, ok := y.Delete(batch[g].Key); !ok {
+						t.Fatalf("replay of PutAll(%v): giver %q is missing", mb, batch[g].Key)
+					}
+				}
+				for _, w := range batch {
+					if _, _, err := y.Put(w.Key, w.Index, w.Value, 1); err != nil {
+						t.Fatalf("replay of PutAll(%v) with givers %v: %v", mb, givers, err)
+					}
+				}
+				sameContents(t, y.View, m.all())
+			}
+			if kind != "" {
+				if err == nil {
+					t.Fatalf("PutAll(%v) succeeded, model: %s", mb, kind)
+				}
+				sameContents(t, x.View, m.all())
+			}
 		case n < 55: // delete
 			key := pick(keys)
 			old, ok := x.Delete([]byte(key))
@@ -172,8 +305,8 @@ func TestModel_Random(t *testing.T) {
 			key := pick(keys)
 			got, ok := x.Get([]byte(key))
 			want, had := m.recs[key]
-			if ok != had || ok && toRec(got) != want {
-				t.Fatalf("Get(%q) = %v, %v; want %v, %v", key, toRec(got), ok, want, had)
+			if ok != had || ok && (toRec(got) != want || got.Version != m.ver[key]) {
+				t.Fatalf("Get(%q) = %v v%d, %v; want %v v%d, %v", key, toRec(got), got.Version, ok, want, m.ver[key], had)
 			}
 			counts["get"]++
 		case n < 75: // get by index
@@ -184,6 +317,28 @@ func TestModel_Random(t *testing.T) {
 				t.Fatalf("GetByIndex(%q) = %v, %v; want %v, %v", index, toRec(got), ok, m.recs[key], had)
 			}
 			counts["getbyindex"]++
+		case n < 78: // prefix scan
+			pool, seq, field := keys, x.AscendPrefix, func(w rec) string { return w.key }
+			if r.IntN(2) == 0 {
+				pool, seq, field = indexes, x.AscendIndexPrefix, func(w rec) string { return w.index }
+			}
+			p := pick(pool)
+			p = p[:r.IntN(len(p)+1)]
+			var want []rec
+			for _, w := range m.all() {
+				if strings.HasPrefix(field(w), p) {
+					want = append(want, w)
+				}
+			}
+			slices.SortFunc(want, func(a, b rec) int { return strings.Compare(field(a), field(b)) })
+			var got []rec
+			for w := range seq([]byte(p)) {
+				got = append(got, toRec(w))
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("prefix %q:\n got %v\nwant %v", p, got, want)
+			}
+			counts["prefix"]++
 		case n < 90: // range scan, sometimes cut short
 			c := iterCases[r.IntN(len(iterCases))]
 			pool := keys
@@ -243,7 +398,8 @@ func TestModel_Random(t *testing.T) {
 		noFindings(t, f.v)
 	}
 	t.Logf("ops: %v; final Len %d", counts, x.Len())
-	if counts["put/conflict"] == 0 || counts["put/replace"] == 0 || counts["thaw"] == 0 {
+	if counts["put/conflict"] == 0 || counts["put/replace"] == 0 || counts["thaw"] == 0 ||
+		counts["putall/"] == 0 || counts["putall/givers"] == 0 || counts["putall/conflict"] == 0 || counts["putall/dup"] == 0 {
 		t.Fatalf("the mix missed a case: %v", counts)
 	}
 }

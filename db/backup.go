@@ -220,7 +220,7 @@ func checkBackup(path string) (h snapshot.Header, maxKey, maxValue int, err erro
 	_, err = snapshot.Read(path, opts, func(r snapshot.Record) error {
 		maxKey = max(maxKey, len(r.Key), len(r.Index))
 		maxValue = max(maxValue, len(r.Value))
-		return b.Add(r.Key, r.Index, r.Value, true)
+		return b.Add(r.Key, r.Index, r.Value, r.Version, true)
 	})
 	if err != nil {
 		return h, 0, 0, fmt.Errorf("%w; the backup was refused, nothing restored", err)

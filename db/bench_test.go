@@ -1,6 +1,7 @@
 package db_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -40,31 +41,61 @@ func benchPutRecord() (key, index, value []byte) {
 	return gen.Fixed(benchSeed, 1<<31+benchPutID.Add(1), benchValue)
 }
 
+// BenchmarkPut measures commits. feed=1 runs one change-feed consumer
+// beside the writers, decoding every change; feed_lag is how many versions
+// it was behind when the writers finished (0: it kept up).
 func BenchmarkPut(b *testing.B) {
 	for _, mode := range []string{"durable", "nosync"} {
 		for _, writers := range []int{1, 64} {
-			b.Run(fmt.Sprintf("mode=%s/writers=%d", mode, writers), func(b *testing.B) {
-				d := openTest(b, &db.Options{NoSync: mode == "nosync"})
-				var next atomic.Int64
-				var wg sync.WaitGroup
-				b.ResetTimer()
-				for range writers {
-					wg.Go(func() {
-						for next.Add(1) <= int64(b.N) {
-							if err := d.Put(benchPutRecord()); err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					})
-				}
-				wg.Wait()
-				b.StopTimer()
-				st := d.Stats()
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
-				b.ReportMetric(float64(st.Commits)/float64(max(st.GroupCommits, 1)), "commits/group")
-			})
+			for _, feed := range []bool{false, true} {
+				name := fmt.Sprintf("mode=%s/writers=%d/feed=%d", mode, writers, map[bool]int{false: 0, true: 1}[feed])
+				b.Run(name, func(b *testing.B) { benchPut(b, mode == "nosync", writers, feed) })
+			}
 		}
+	}
+}
+
+func benchPut(b *testing.B, noSync bool, writers int, feed bool) {
+	d := openTest(b, &db.Options{NoSync: noSync})
+	ctx, cancel := context.WithCancel(context.Background())
+	var seen atomic.Uint64 // the last version the consumer got
+	var consumer sync.WaitGroup
+	if feed {
+		consumer.Go(func() {
+			for c, err := range d.Changes(ctx, d.Version()) {
+				if err != nil {
+					if ctx.Err() == nil {
+						b.Error(err)
+					}
+					return
+				}
+				seen.Store(c.Version)
+			}
+		})
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range writers {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				if err := d.Put(benchPutRecord()); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	lag := d.Version() - seen.Load()
+	cancel()
+	consumer.Wait()
+	st := d.Stats()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
+	b.ReportMetric(float64(st.Commits)/float64(max(st.GroupCommits, 1)), "commits/group")
+	if feed {
+		b.ReportMetric(float64(lag), "feed_lag")
 	}
 }
 

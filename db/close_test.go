@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -77,6 +78,10 @@ func TestClose_EveryMethod(t *testing.T) {
 		},
 		"Put":    func() { closedErr("Put", d.Put([]byte("c"), []byte("ic"), nil)) },
 		"Delete": func() { closedErr("Delete", d.Delete([]byte("a"))) },
+		"Insert": func() { closedErr("Insert", d.Insert([]byte("c"), []byte("ic"), nil)) },
+		"PutAll": func() {
+			closedErr("PutAll", d.PutAll(db.Record{Key: []byte("c"), Index: []byte("ic")}))
+		},
 		"Update": func() {
 			closedErr("Update", d.Update(func(*db.Tx) error {
 				t.Error("Update called fn after Close")
@@ -102,6 +107,16 @@ func TestClose_EveryMethod(t *testing.T) {
 			d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/v1/status", nil))
 			if rec.Code != http.StatusServiceUnavailable {
 				t.Errorf("Handler after Close: GET /v1/status = %d, want 503", rec.Code)
+			}
+		},
+		"Changes": func() {
+			n := 0
+			for _, err := range d.Changes(context.Background(), 0) {
+				closedErr("Changes", err)
+				n++
+			}
+			if n != 1 {
+				t.Errorf("Changes after Close yielded %d times, want once (ErrClosed)", n)
 			}
 		},
 		"Checkpoint": func() {

@@ -115,6 +115,7 @@ func (d *DB) writeBatch(batch []*commitReq, entries []wal.Entry) {
 	}
 	last := batch[len(batch)-1]
 	d.published.Store(&state{version: last.version, view: last.view})
+	d.feed.notify()
 	d.stats.groupCommits.Add(1)
 	d.stats.walBytes.Add(uint64(bytes))
 	d.stats.walMu.Lock()

@@ -21,8 +21,15 @@ const (
 // Record is one record: a primary key, a unique index key and a value.
 // Records returned by a DB alias immutable memory: they stay valid forever
 // and callers must not modify them.
+//
+// Version is the version of the commit that last put the record (Put,
+// Insert, PutAll or a Tx write); it survives checkpoints and reopening.
+// 0 means unknown: the record was loaded from a snapshot file of format 1,
+// written before versions were kept, and not written since. Writes ignore
+// the Version of the Records they are given.
 type Record struct {
 	Key, Index, Value []byte
+	Version           uint64
 }
 
 // state is one published, durable version: both trees frozen together.
@@ -64,6 +71,7 @@ type DB struct {
 
 	ckpt checkpointer
 	oc   orderChecker
+	feed feedNotifier // wakes Changes iterators waiting for a version
 
 	stats counters
 
@@ -129,8 +137,10 @@ func (d *DB) snapPath() string { return filepath.Join(d.dir, SnapDir) }
 // nil.
 //
 // After Close, every method that returns an error returns ErrClosed (Get,
-// GetByIndex, Put, Delete, Update, View, Checkpoint, Backup), and a Tx of
-// an Update that has returned does too; the Handler answers 503. The methods with no error to return answer
+// GetByIndex, Put, Insert, PutAll, Delete, Update, View, Checkpoint,
+// Backup; Changes yields it once and ends, also to an iterator already
+// waiting), a Tx of an Update that has returned does too, and the Handler
+// answers 503. The methods with no error to return answer
 // from memory, never from the closed files: Version, Stats and Snapshot
 // describe the last durable version (a Snapshot stays valid forever),
 // CheckOnline checks that version, and Dir returns the directory.
@@ -147,6 +157,7 @@ func (d *DB) Close() error {
 	d.ckpt.stop()
 	d.cm.stop()
 	d.closed.Store(true)
+	d.feed.notify()
 	if err := d.log.Close(); err != nil {
 		return err // names wal.db
 	}
@@ -260,6 +271,7 @@ func (d *DB) fail(cause error) error {
 	err := fmt.Errorf("%w: %w", ErrFailed, cause)
 	if d.failed.CompareAndSwap(nil, &err) {
 		d.logger.Error("dualdb: WAL write failed; store failed closed, reopen to recover", "dir", d.dir, "err", cause)
+		d.feed.notify()
 	}
 	return d.failure()
 }

@@ -11,12 +11,82 @@
 // Both keys are held in ordered in-memory B-trees, so iteration by either
 // key is deterministic. Every commit changes both indexes under one version
 // number, and readers see whole versions only: no reader ever observes one
-// index updated and the other not. Put, Delete and Update are atomic and,
-// with default options, durable when they return nil: the commit is in
-// the write-ahead log (wal.db, a bbolt file) and fsynced. Put, Delete,
-// Update, Get and GetByIndex are linearizable, refusals included (a Put
-// refused with ErrConflict waits until the commit it conflicts with is
-// durable).
+// index updated and the other not. Every write (Put, Insert, PutAll,
+// Delete, Update) is atomic and, with default options, durable when it
+// returns nil: the commit is in the write-ahead log (wal.db, a bbolt file)
+// and fsynced. Writes, Get and GetByIndex are linearizable, refusals
+// included (a Put refused with ErrConflict waits until the commit it
+// conflicts with is durable).
+//
+// # Writes
+//
+// Put inserts or replaces; Insert only inserts (ErrExists if the key is
+// present); Delete removes. PutAll stores a batch of records as one step:
+// index keys that records of the batch give up are free for the batch to
+// take, so a swap or rotation of index keys is one call. The batch is
+// checked as a whole before anything changes: an index key that would be
+// owned twice at the end, by a record outside the batch or by two records
+// of the batch, refuses the whole batch with a *ConflictError, and a key
+// named twice refuses it with ErrDuplicateKey. A refused write changes
+// nothing and takes no version; inside Update it leaves the transaction as
+// it was, free to go on. DB.Put, DB.Insert, DB.PutAll and DB.Delete are
+// each one durable commit; Update groups any number of Tx calls into one.
+//
+// Every record carries Record.Version, the version of the commit that last
+// put it. Versions survive checkpoints and reopening; 0 means unknown (a
+// record loaded from a snapshot file written before versions were kept,
+// and not written since). Inside a transaction, the records it writes
+// carry the version it will commit as.
+//
+// # Iteration
+//
+// Snapshot and Tx have the same iterators (iter.Seq[Record]): Ascend and
+// Descend by key, AscendIndex and DescendIndex by index key, with bounds
+// in the direction of iteration (from inclusive, to exclusive, nil for an
+// open end), and AscendPrefix and AscendIndexPrefix for every record whose
+// key, or index key, starts with a prefix (an empty prefix: all), in
+// ascending order. A Snapshot's iterators read its fixed version. A Tx's
+// iterators read the transaction's own state, its writes included, as of
+// the start of each iteration: writes made in the loop body are not seen
+// by that iteration (which neither skips nor repeats records because of
+// them) but by every later read. Breaking out of a loop stops an
+// iteration.
+//
+// # Change feed
+//
+// Changes(ctx, after) yields every durable commit with a version after
+// after as a Change: its version and its ops, in commit order, each
+// exactly once and in version order. A Put op holds the record written
+// (with the commit's version); a Delete op the record removed (with the
+// version that had written it). Applied in order, the ops of version v
+// turn the state at v-1 into the state at v, without a conflict: a PutAll
+// that moves index keys shows as Deletes of the records giving theirs up,
+// then its Puts. So a replica that starts empty at version 0, or from a
+// Snapshot at version V and Changes(ctx, V), is at every later version
+// exactly the store. When caught up, the feed waits for the next durable
+// commit until ctx is done, then yields ctx's error.
+//
+// The feed reads the WAL, which holds the commits after the oldest kept
+// snapshot. A consumer further behind than that gets ErrCompacted (never
+// a gap): it resyncs from a Snapshot and continues from its Version. With
+// automatic checkpoints and the default two snapshots kept, a consumer may
+// fall at least Options.CheckpointEvery commits behind before that
+// happens; explicit Checkpoint calls and KeepSnapshots 1 shorten it. The store keeps no
+// buffer per consumer: each reads the WAL at its own pace, in bounded
+// steps, so a slow consumer slows only itself, and with no consumer
+// commits cost nothing more. AppendChangeJSON is the feed's JSON line
+// format, the one `dualdb watch` prints.
+//
+// In the WAL a delete is logged with the record it removes (op kind
+// delete-record, see package wal), which is what lets the feed name it. A
+// delete logged by a build before the feed carries only its key.
+//
+// # Typed tables
+//
+// NewTable gives a typed view of a DB: Table[T] stores values of T under
+// keys derived from them, encoded by a Codec (JSON by default), with Put,
+// Insert, Get, GetByIndex, Delete, Update (read-modify-write in one
+// transaction) and iterators yielding T.
 //
 // Concurrent writers share fsyncs (group commit): commits that queue while
 // one WAL transaction is being written go to disk together in the next,
@@ -51,8 +121,8 @@
 //
 // # Lifetime of slices
 //
-// Put, Delete and Tx.Put copy their arguments: the caller may reuse its
-// buffers at once. A Record returned by any method aliases the store's
+// Every write (Put, Insert, PutAll, Delete and their Tx forms) copies its
+// arguments: the caller may reuse its buffers at once. A Record returned by any method aliases the store's
 // immutable memory: it stays valid forever (also after Close, also after
 // the record is replaced or deleted) and must not be modified.
 //

@@ -20,9 +20,24 @@ var (
 	// for (Get, GetByIndex, Delete, Tx.Get, Tx.GetByIndex, Tx.Delete).
 	ErrNotFound = dberr.ErrNotFound
 
-	// ErrConflict is returned by Put when the index key belongs to a record
-	// with another key. It is wrapped by *ConflictError, which says which.
+	// ErrConflict is returned by Put, Insert and PutAll when an index key
+	// belongs to a record with another key, and by PutAll when two records
+	// of the batch ask for one index key. It is wrapped by *ConflictError,
+	// which says which.
 	ErrConflict = dberr.ErrConflict
+
+	// ErrExists is returned by Insert when a record with the key exists.
+	// The error wrapping it names the key.
+	ErrExists = errors.New("dualdb: key exists")
+
+	// ErrCompacted is yielded by Changes when a version it must yield is
+	// no longer in the WAL, removed by a checkpoint: the consumer resyncs
+	// from a Snapshot and continues after the Snapshot's Version.
+	ErrCompacted = errors.New("dualdb: change feed position compacted away")
+
+	// ErrDuplicateKey is returned by PutAll when its batch names one key
+	// twice; the whole batch is refused.
+	ErrDuplicateKey = dberr.ErrDuplicateKey
 
 	// ErrClosed is returned by every method of a DB that returns an error,
 	// once Close has been called, and by a Tx used after its Update returned.
@@ -36,8 +51,8 @@ var (
 	// Options.MaxKeySize or Options.MaxValueSize.
 	ErrTooLarge = errors.New("dualdb: key or value too large")
 
-	// ErrEmptyKey is returned when Put, Delete or Get names an empty key.
-	// (An empty index key is valid.)
+	// ErrEmptyKey is returned when Put, Insert, PutAll, Delete or Get names
+	// an empty key. (An empty index key is valid.)
 	ErrEmptyKey = errors.New("dualdb: empty key")
 
 	// ErrNotStore is returned by Open, Verify, Inspect and PlanRepair when

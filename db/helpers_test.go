@@ -160,12 +160,19 @@ func (want storeDump) diff(got storeDump) string {
 	return ""
 }
 
+// sameRecord reports whether a and b are equal, Version included.
 func sameRecord(a, b db.Record) bool {
+	return sameContent(a, b) && a.Version == b.Version
+}
+
+// sameContent reports whether a and b have equal keys and values, whatever
+// their versions.
+func sameContent(a, b db.Record) bool {
 	return bytes.Equal(a.Key, b.Key) && bytes.Equal(a.Index, b.Index) && bytes.Equal(a.Value, b.Value)
 }
 
 func fmtRec(r db.Record) string {
-	return fmt.Sprintf("{%q %q %q}", r.Key, r.Index, r.Value)
+	return fmt.Sprintf("{%q %q %q v%d}", r.Key, r.Index, r.Value, r.Version)
 }
 
 // mustPut fails tb if Put fails.
@@ -176,13 +183,14 @@ func mustPut(tb testing.TB, d *db.DB, key, index, value string) {
 	}
 }
 
-// wantRecord fails tb unless r is {key, index, value} and err is nil.
+// wantRecord fails tb unless r is {key, index, value} and err is nil; it
+// does not look at r.Version.
 func wantRecord(tb testing.TB, what string, r db.Record, err error, key, index, value string) {
 	tb.Helper()
 	if err != nil {
 		tb.Fatalf("%s: %v, want {%q %q %q}", what, err, key, index, value)
 	}
-	if !sameRecord(r, db.Record{Key: []byte(key), Index: []byte(index), Value: []byte(value)}) {
+	if !sameContent(r, db.Record{Key: []byte(key), Index: []byte(index), Value: []byte(value)}) {
 		tb.Fatalf("%s = %s, want {%q %q %q}", what, fmtRec(r), key, index, value)
 	}
 }

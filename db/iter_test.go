@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -22,9 +23,10 @@ func iterFixture(t *testing.T) (*db.DB, []db.Record) {
 	err := d.Update(func(tx *db.Tx) error {
 		for i := range 20 {
 			r := db.Record{
-				Key:   fmt.Appendf(nil, "k%02d", i),
-				Index: fmt.Appendf(nil, "i%02d", 19-i),
-				Value: fmt.Appendf(nil, "v%d", i),
+				Key:     fmt.Appendf(nil, "k%02d", i),
+				Index:   fmt.Appendf(nil, "i%02d", 19-i),
+				Value:   fmt.Appendf(nil, "v%d", i),
+				Version: 1, // the first commit
 			}
 			recs = append(recs, r)
 			if err := tx.Put(r.Key, r.Index, r.Value); err != nil {
@@ -96,23 +98,67 @@ func TestIter_Examples(t *testing.T) {
 func TestIter_Bounds(t *testing.T) {
 	d, recs := iterFixture(t)
 	s := d.Snapshot()
+	checkBounds(t, []boundIterator{
+		{"Ascend", s.Ascend, false, false},
+		{"Descend", s.Descend, false, true},
+		{"AscendIndex", s.AscendIndex, true, false},
+		{"DescendIndex", s.DescendIndex, true, true},
+	}, recs)
+}
+
+// TestTxIter_Bounds holds a transaction's iterators to the same bound
+// rules, on a state the transaction wrote itself: it deletes every record
+// and puts them back, so nothing it yields comes from the committed state.
+func TestTxIter_Bounds(t *testing.T) {
+	d, recs := iterFixture(t)
+	err := d.Update(func(tx *db.Tx) error {
+		for _, r := range recs {
+			if err := tx.Delete(r.Key); err != nil {
+				return err
+			}
+		}
+		if n := len(slices.Collect(tx.Ascend(nil, nil))); n != 0 {
+			t.Fatalf("tx.Ascend after deleting everything yields %d records", n)
+		}
+		for _, r := range recs {
+			if err := tx.Put(r.Key, r.Index, r.Value); err != nil {
+				return err
+			}
+		}
+		own := slices.Clone(recs)
+		for i := range own {
+			own[i].Version = 2 // the version this transaction commits as
+		}
+		checkBounds(t, []boundIterator{
+			{"tx.Ascend", tx.Ascend, false, false},
+			{"tx.Descend", tx.Descend, false, true},
+			{"tx.AscendIndex", tx.AscendIndex, true, false},
+			{"tx.DescendIndex", tx.DescendIndex, true, true},
+		}, own)
+		return errAbort
+	})
+	if !errors.Is(err, errAbort) {
+		t.Fatal(err)
+	}
+}
+
+type boundIterator struct {
+	name    string
+	fn      func(from, to []byte) iter.Seq[db.Record]
+	byIndex bool
+	desc    bool
+}
+
+// checkBounds compares every iterator of its with a filtered, sorted model
+// of recs for every pair of bounds from a set of probes: nil, below the
+// smallest, every stored key, between keys, above the largest.
+func checkBounds(t *testing.T, its []boundIterator, recs []db.Record) {
+	t.Helper()
 	probes := [][]byte{nil, []byte(""), []byte("a"), []byte("z")}
 	for i := range 21 {
 		for _, p := range []string{"k%02d", "k%02d5", "i%02d", "i%02d5"} {
 			probes = append(probes, fmt.Appendf(nil, p, i))
 		}
-	}
-	type iterator struct {
-		name    string
-		fn      func(from, to []byte) iter.Seq[db.Record]
-		byIndex bool
-		desc    bool
-	}
-	its := []iterator{
-		{"Ascend", s.Ascend, false, false},
-		{"Descend", s.Descend, false, true},
-		{"AscendIndex", s.AscendIndex, true, false},
-		{"DescendIndex", s.DescendIndex, true, true},
 	}
 	for _, it := range its {
 		sorted := slices.Clone(recs)

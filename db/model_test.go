@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,7 +87,8 @@ func (m *model) clone() *model {
 	return c
 }
 
-// put applies a Put; it returns the owner of index on a conflict.
+// put applies a Put, made by the commit of version m.version+1; it returns
+// the owner of index on a conflict.
 func (m *model) put(key, index, value []byte) (owner string, conflict bool) {
 	if o, ok := m.byIdx[string(index)]; ok && o != string(key) {
 		return o, true
@@ -94,9 +96,71 @@ func (m *model) put(key, index, value []byte) (owner string, conflict bool) {
 	if old, ok := m.byKey[string(key)]; ok {
 		delete(m.byIdx, string(old.Index))
 	}
-	m.byKey[string(key)] = db.Record{Key: bytes.Clone(key), Index: bytes.Clone(index), Value: bytes.Clone(value)}
+	m.byKey[string(key)] = db.Record{Key: bytes.Clone(key), Index: bytes.Clone(index), Value: bytes.Clone(value), Version: m.version + 1}
 	m.byIdx[string(index)] = string(key)
 	return "", false
+}
+
+// insert applies an Insert: exists is true if key is present.
+func (m *model) insert(key, index, value []byte) (owner string, conflict, exists bool) {
+	if _, ok := m.byKey[string(key)]; ok {
+		return "", false, true
+	}
+	owner, conflict = m.put(key, index, value)
+	return owner, conflict, false
+}
+
+// putAll applies a PutAll as one step, checked as a whole. It returns
+// what PutAll must answer: "" (done), "dup" (a key twice) or "conflict",
+// with the key asking for a taken index key and its owner.
+func (m *model) putAll(recs []db.Record) (kind, key, owner string) {
+	pos := map[string]bool{}
+	for _, r := range recs {
+		if pos[string(r.Key)] {
+			return "dup", string(r.Key), ""
+		}
+		pos[string(r.Key)] = true
+	}
+	taken := map[string]string{}
+	for _, r := range recs {
+		if o, ok := taken[string(r.Index)]; ok {
+			return "conflict", string(r.Key), o
+		}
+		taken[string(r.Index)] = string(r.Key)
+		if o, ok := m.byIdx[string(r.Index)]; ok && !pos[o] {
+			return "conflict", string(r.Key), o
+		}
+	}
+	for _, r := range recs {
+		if old, ok := m.byKey[string(r.Key)]; ok {
+			delete(m.byIdx, string(old.Index))
+		}
+	}
+	for _, r := range recs {
+		m.byKey[string(r.Key)] = db.Record{Key: bytes.Clone(r.Key), Index: bytes.Clone(r.Index), Value: bytes.Clone(r.Value), Version: m.version + 1}
+		m.byIdx[string(r.Index)] = string(r.Key)
+	}
+	return "", "", ""
+}
+
+// prefixScan is what AscendPrefix (byIndex false) or AscendIndexPrefix
+// must yield for prefix.
+func (m *model) prefixScan(byIndex bool, prefix []byte) []db.Record {
+	it := "Ascend"
+	if byIndex {
+		it = "AscendIndex"
+	}
+	var out []db.Record
+	for _, r := range m.scan(it, nil, nil) {
+		f := r.Key
+		if byIndex {
+			f = r.Index
+		}
+		if bytes.HasPrefix(f, prefix) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (m *model) del(key []byte) bool {
@@ -148,6 +212,51 @@ func (m *model) scan(it string, from, to []byte) []db.Record {
 		slices.Reverse(out)
 	}
 	return out
+}
+
+func txIterOf(tx *db.Tx, it string) func(from, to []byte) iter.Seq[db.Record] {
+	switch it {
+	case "Ascend":
+		return tx.Ascend
+	case "Descend":
+		return tx.Descend
+	case "AscendIndex":
+		return tx.AscendIndex
+	default:
+		return tx.DescendIndex
+	}
+}
+
+// txWrite makes one Put or Delete in tx and tm; wrote says whether it
+// changed something.
+func (w *workload) txWrite(tx *db.Tx, tm *model) (wrote bool, diff string) {
+	if w.r.IntN(3) == 0 {
+		k := w.key()
+		err := tx.Delete(k)
+		if tm.del(k) {
+			if err != nil {
+				return false, fmt.Sprintf("tx.Delete(%q) = %v, model: ok", k, err)
+			}
+			return true, ""
+		}
+		if !errors.Is(err, db.ErrNotFound) {
+			return false, fmt.Sprintf("tx.Delete(%q) = %v, model: not found", k, err)
+		}
+		return false, ""
+	}
+	k, ix, v := w.key(), w.index(), w.value()
+	err := tx.Put(k, ix, v)
+	if owner, conflict := tm.put(k, ix, v); conflict {
+		var ce *db.ConflictError
+		if !errors.As(err, &ce) || string(ce.Owner) != owner {
+			return false, fmt.Sprintf("tx.Put(%q, %q) = %v, model: conflict with owner %q", k, ix, err, owner)
+		}
+		return false, ""
+	}
+	if err != nil {
+		return false, fmt.Sprintf("tx.Put(%q, %q) = %v, model: ok", k, ix, err)
+	}
+	return true, ""
 }
 
 func iterOf(s *db.Snapshot, it string) func(from, to []byte) iter.Seq[db.Record] {
@@ -232,6 +341,81 @@ func (w *workload) value() []byte {
 	return v
 }
 
+// batch draws 1-4 records for PutAll. Often they trade the index keys
+// they hold now among themselves (a rotation), sometimes one takes an
+// index key another record of the batch holds, and rarely a key repeats.
+func (w *workload) batch(m *model) []db.Record {
+	n := 1 + w.r.IntN(4)
+	recs := make([]db.Record, 0, n)
+	for range n {
+		recs = append(recs, db.Record{Key: w.key(), Index: w.index(), Value: w.value()})
+	}
+	var held [][]byte
+	for _, r := range recs {
+		if cur, ok := m.get(r.Key); ok {
+			held = append(held, cur.Index)
+		}
+	}
+	switch {
+	case len(held) > 0 && w.r.IntN(2) == 0: // rotate what the batch holds
+		for i := range min(len(held), len(recs)) {
+			recs[i].Index = held[(i+1)%len(held)]
+		}
+	case len(held) > 0 && w.r.IntN(2) == 0:
+		recs[w.r.IntN(len(recs))].Index = held[w.r.IntN(len(held))]
+	}
+	return recs
+}
+
+// checkPutAll compares the answer err of a PutAll with the model's.
+func checkPutAll(what string, recs []db.Record, err error, kind, key, owner string) string {
+	switch kind {
+	case "dup":
+		if !errors.Is(err, db.ErrDuplicateKey) {
+			return fmt.Sprintf("%s(%s) = %v, model: key %q twice", what, fmtRecs(recs), err, key)
+		}
+	case "conflict":
+		var ce *db.ConflictError
+		if !errors.As(err, &ce) || string(ce.Key) != key || string(ce.Owner) != owner {
+			return fmt.Sprintf("%s(%s) = %v, model: conflict of %q with %q", what, fmtRecs(recs), err, key, owner)
+		}
+	default:
+		if err != nil {
+			return fmt.Sprintf("%s(%s) = %v, model: ok", what, fmtRecs(recs), err)
+		}
+	}
+	return ""
+}
+
+// checkInsert compares the answer err of an Insert with the model's.
+func checkInsert(what string, k, ix []byte, err error, owner string, conflict, exists bool) string {
+	var ce *db.ConflictError
+	switch {
+	case exists:
+		if !errors.Is(err, db.ErrExists) || !strings.Contains(err.Error(), fmt.Sprintf("%q", k)) {
+			return fmt.Sprintf("%s(%q, %q) = %v, model: exists", what, k, ix, err)
+		}
+	case conflict:
+		if !errors.As(err, &ce) || string(ce.Owner) != owner {
+			return fmt.Sprintf("%s(%q, %q) = %v, model: conflict with owner %q", what, k, ix, err, owner)
+		}
+	case err != nil:
+		return fmt.Sprintf("%s(%q, %q) = %v, model: ok", what, k, ix, err)
+	}
+	return ""
+}
+
+func fmtRecs(recs []db.Record) string {
+	var b strings.Builder
+	for i, r := range recs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(fmtRec(r))
+	}
+	return b.String()
+}
+
 // bound is a scan bound: open, a stored-looking key, or a probe between.
 func (w *workload) bound(byIndex bool) []byte {
 	switch w.r.IntN(6) {
@@ -253,10 +437,11 @@ func (w *workload) step(d *db.DB, m *model) string { return w.do(w.r.IntN(100), 
 // writeStep is one Put or Delete step.
 func (w *workload) writeStep(d *db.DB, m *model) string { return w.do(w.r.IntN(40), d, m) }
 
-// do runs step number p of 100: Put, Delete, Update, reads, scan, compare.
+// do runs step number p of 100: Put, PutAll, Insert, Delete, Update,
+// reads, scans, compare.
 func (w *workload) do(p int, d *db.DB, m *model) string {
 	switch {
-	case p < 30: // Put
+	case p < 24: // Put
 		k, ix, v := w.key(), w.index(), w.value()
 		err := d.Put(k, ix, v)
 		owner, conflict := m.put(k, ix, v)
@@ -271,6 +456,29 @@ func (w *workload) do(p int, d *db.DB, m *model) string {
 			return fmt.Sprintf("Put(%q, %q) = %v, model: ok", k, ix, err)
 		}
 		m.version++
+	case p < 30: // PutAll
+		recs := w.batch(m)
+		err := d.PutAll(recs...)
+		kind, key, owner := m.putAll(recs)
+		if diff := checkPutAll("PutAll", recs, err, kind, key, owner); diff != "" {
+			return diff
+		}
+		if kind == "" {
+			m.version++
+		}
+	case p < 34: // Insert
+		k, ix, v := w.key(), w.index(), w.value()
+		if cur, ok := m.get(k); ok && w.r.IntN(2) == 0 {
+			ix = cur.Index // the key exists: refused, whatever the index key
+		}
+		err := d.Insert(k, ix, v)
+		owner, conflict, exists := m.insert(k, ix, v)
+		if diff := checkInsert("Insert", k, ix, err, owner, conflict, exists); diff != "" {
+			return diff
+		}
+		if !conflict && !exists {
+			m.version++
+		}
 	case p < 40: // Delete
 		k := w.key()
 		err := d.Delete(k)
@@ -284,7 +492,7 @@ func (w *workload) do(p int, d *db.DB, m *model) string {
 		}
 	case p < 60: // multi-op Update
 		return w.update(d, m)
-	case p < 75: // point reads, by both keys, from d and from a snapshot
+	case p < 72: // point reads, by both keys, from d and from a snapshot
 		k, ix := w.key(), w.index()
 		s := d.Snapshot()
 		for _, src := range []struct {
@@ -302,6 +510,18 @@ func (w *workload) do(p int, d *db.DB, m *model) string {
 				return diff
 			}
 		}
+	case p < 76: // prefix scan
+		byIndex := w.r.IntN(2) == 0
+		prefix := w.bound(byIndex)
+		if len(prefix) > 0 {
+			prefix = prefix[:w.r.IntN(len(prefix)+1)]
+		}
+		s := d.Snapshot()
+		seq, name := s.AscendPrefix(prefix), "AscendPrefix"
+		if byIndex {
+			seq, name = s.AscendIndexPrefix(prefix), "AscendIndexPrefix"
+		}
+		return compareScan(name, prefix, nil, seq, m.prefixScan(byIndex, prefix))
 	case p < 98: // range scan
 		it := iterNames[w.r.IntN(4)]
 		byIndex := it == "AscendIndex" || it == "DescendIndex"
@@ -371,7 +591,7 @@ func (w *workload) update(d *db.DB, m *model) string {
 		}()
 		return d.Update(func(tx *db.Tx) error {
 			for range n {
-				switch w.r.IntN(4) {
+				switch w.r.IntN(9) {
 				case 0, 1:
 					k, ix, v := w.key(), w.index(), w.value()
 					err := tx.Put(k, ix, v)
@@ -399,6 +619,58 @@ func (w *workload) update(d *db.DB, m *model) string {
 						ops++
 					} else if !errors.Is(err, db.ErrNotFound) {
 						diff = fmt.Sprintf("tx.Delete(%q) = %v, model: not found", k, err)
+						return nil
+					}
+				case 4: // PutAll: a refusal leaves the transaction as it was
+					recs := w.batch(tm)
+					err := tx.PutAll(recs...)
+					kind, key, owner := tm.putAll(recs)
+					if diff = checkPutAll("tx.PutAll", recs, err, kind, key, owner); diff != "" {
+						return nil
+					}
+					if kind == "" {
+						ops++
+					}
+				case 5:
+					k, ix, v := w.key(), w.index(), w.value()
+					err := tx.Insert(k, ix, v)
+					owner, conflict, exists := tm.insert(k, ix, v)
+					if diff = checkInsert("tx.Insert", k, ix, err, owner, conflict, exists); diff != "" {
+						return nil
+					}
+					if !conflict && !exists {
+						ops++
+					}
+				case 6: // a range scan of the transaction's own state
+					it := iterNames[w.r.IntN(4)]
+					byIndex := it == "AscendIndex" || it == "DescendIndex"
+					from, to := w.bound(byIndex), w.bound(byIndex)
+					if diff = compareScan("tx."+it, from, to, txIterOf(tx, it)(from, to), tm.scan(it, from, to)); diff != "" {
+						return nil
+					}
+				case 7: // write while iterating: the iteration sees the state
+					// of its start; the write is seen afterwards
+					it := iterNames[w.r.IntN(4)]
+					want := tm.scan(it, nil, nil)
+					at := w.r.IntN(len(want) + 1)
+					var got []db.Record
+					for r := range txIterOf(tx, it)(nil, nil) {
+						if len(got) == at {
+							if wrote, d := w.txWrite(tx, tm); d != "" {
+								diff = "while iterating: " + d
+								return nil
+							} else if wrote {
+								ops++
+							}
+						}
+						got = append(got, r)
+					}
+					if !slices.EqualFunc(got, want, sameRecord) {
+						diff = fmt.Sprintf("tx.%s while writing = [%s], state at its start [%s]", it,
+							keysOf(slices.Values(got), false), keysOf(slices.Values(want), false))
+						return nil
+					}
+					if diff = compareScan("tx."+it+" after writing", nil, nil, txIterOf(tx, it)(nil, nil), tm.scan(it, nil, nil)); diff != "" {
 						return nil
 					}
 				default:
@@ -463,7 +735,11 @@ func TestModel(t *testing.T) {
 	if testing.Short() {
 		steps = 3_000
 	}
-	opts := func() *db.Options { return &db.Options{NoSync: r.IntN(8) != 0} }
+	// Stretches with frequent automatic checkpoints make reopens load
+	// snapshots, not only the WAL.
+	opts := func() *db.Options {
+		return &db.Options{NoSync: r.IntN(8) != 0, CheckpointEvery: []int{0, 7, 60}[r.IntN(3)]}
+	}
 	d := openTest(tb, opts())
 	m := newModel()
 	reopens := 0

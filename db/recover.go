@@ -1,6 +1,7 @@
 package db
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -306,7 +307,7 @@ func (d *DB) readSnapshot(path string, version uint64, tick func()) (*btreeidx.I
 		if tick != nil {
 			tick()
 		}
-		return b.Add(r.Key, r.Index, r.Value, true)
+		return b.Add(r.Key, r.Index, r.Value, r.Version, true)
 	}); err != nil {
 		return nil, err
 	}
@@ -341,16 +342,20 @@ func (d *DB) replay(head *btreeidx.Index, after uint64) (uint64, error) {
 		for i, op := range ops {
 			switch op.Kind {
 			case wal.OpPut:
-				if _, _, err := head.Put(op.Key, op.Index, op.Value); err != nil {
+				if _, _, err := head.Put(op.Key, op.Index, op.Value, version); err != nil {
 					var ce *ConflictError
 					if errors.As(err, &ce) {
 						return dberr.AtVersion(d.walPath(), version, "replay op %d (put %q): index key %q belongs to key %q", i, op.Key, ce.Index, ce.Owner)
 					}
 					return dberr.AtVersion(d.walPath(), version, "replay op %d (put %q): %v", i, op.Key, err)
 				}
-			case wal.OpDelete:
-				if _, ok := head.Delete(op.Key); !ok {
+			case wal.OpDelete, wal.OpDeleteRecord:
+				old, ok := head.Delete(op.Key)
+				if !ok {
 					return dberr.AtVersion(d.walPath(), version, "replay op %d: delete of missing key %q", i, op.Key)
+				}
+				if op.Kind == wal.OpDeleteRecord && (old.Version != op.Version || !bytes.Equal(old.Index, op.Index) || !bytes.Equal(old.Value, op.Value)) {
+					return dberr.AtVersion(d.walPath(), version, "replay op %d: delete of key %q names a record (version %d) other than the one the state holds (version %d)", i, op.Key, op.Version, old.Version)
 				}
 			}
 		}

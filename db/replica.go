@@ -149,7 +149,7 @@ func (r *Replica) RestoreSnapshot(path string) (snapshot.Header, error) {
 	}
 	b := btreeidx.NewBuilder(int(min(h.Count, 1<<26)))
 	if _, err := snapshot.Read(path, r.snapOptions(), func(rec snapshot.Record) error {
-		return b.Add(rec.Key, rec.Index, rec.Value, true)
+		return b.Add(rec.Key, rec.Index, rec.Value, rec.Version, true)
 	}); err != nil {
 		return h, err
 	}

@@ -68,6 +68,18 @@ func (s *Snapshot) DescendIndex(from, to []byte) iter.Seq[Record] {
 	return s.wrap(s.view.DescendIndex(from, to), true)
 }
 
+// AscendPrefix yields, by ascending key, the records whose key starts with
+// prefix; an empty or nil prefix yields all records.
+func (s *Snapshot) AscendPrefix(prefix []byte) iter.Seq[Record] {
+	return s.wrap(s.view.AscendPrefix(prefix), false)
+}
+
+// AscendIndexPrefix yields, by ascending index key, the records whose
+// index key starts with prefix; an empty or nil prefix yields all records.
+func (s *Snapshot) AscendIndexPrefix(prefix []byte) iter.Seq[Record] {
+	return s.wrap(s.view.AscendIndexPrefix(prefix), true)
+}
+
 // Check verifies the store's invariants (both indexes in strict order,
 // a bijection between them, equal counts) on the whole snapshot and returns
 // up to limit findings (limit <= 0: all). A healthy store returns none.

@@ -9,14 +9,19 @@ import (
 )
 
 // Tx is a read-write transaction, valid only inside the function passed to
-// Update. It sees its own writes. It must not be used from more than one
-// goroutine, nor after Update returns (its methods then return ErrClosed).
+// Update. It sees its own writes: Get, GetByIndex and the iterators read
+// the transaction's own state, its writes included. Records it writes
+// carry the version the transaction commits as (the DB's version plus one
+// when it began: writers are serialized), also when read back inside the
+// transaction. It must not be used from more than one goroutine, nor after
+// Update returns (its methods then return ErrClosed, its iterators panic).
 type Tx struct {
-	d    *DB
-	idx  *btreeidx.Index
-	body []byte // WAL encoding of the ops so far
-	ops  int
-	done bool
+	d       *DB
+	idx     *btreeidx.Index
+	version uint64 // the version this transaction commits as, if it writes
+	body    []byte // WAL encoding of the ops so far
+	ops     int
+	done    bool
 }
 
 // Put inserts or replaces the record with key. If index belongs to a record
@@ -29,7 +34,7 @@ func (tx *Tx) Put(key, index, value []byte) error {
 	if err := tx.d.checkSizes(key, index, value); err != nil {
 		return err
 	}
-	if _, _, err := tx.idx.Put(key, index, value); err != nil {
+	if _, _, err := tx.idx.Put(key, index, value, tx.version); err != nil {
 		return err
 	}
 	tx.body = wal.AppendOp(tx.body, wal.Op{Kind: wal.OpPut, Key: key, Index: index, Value: value})
@@ -45,10 +50,11 @@ func (tx *Tx) Delete(key []byte) error {
 	if len(key) == 0 {
 		return ErrEmptyKey
 	}
-	if _, ok := tx.idx.Delete(key); !ok {
+	old, ok := tx.idx.Delete(key)
+	if !ok {
 		return fmt.Errorf("%w: key %q", ErrNotFound, key)
 	}
-	tx.body = wal.AppendOp(tx.body, wal.Op{Kind: wal.OpDelete, Key: key})
+	tx.body = appendDeleteOp(tx.body, Record(old))
 	tx.ops++
 	return nil
 }
@@ -76,6 +82,12 @@ func (tx *Tx) GetByIndex(index []byte) (Record, error) {
 		return Record{}, ErrNotFound
 	}
 	return Record(r), nil
+}
+
+// appendDeleteOp appends the WAL op that deletes old, carrying the whole
+// record so that the change feed can say what was removed.
+func appendDeleteOp(body []byte, old Record) []byte {
+	return wal.AppendOp(body, wal.Op{Kind: wal.OpDeleteRecord, Key: old.Key, Index: old.Index, Value: old.Value, Version: old.Version})
 }
 
 func (d *DB) checkSizes(key, index, value []byte) error {
@@ -123,7 +135,7 @@ func (d *DB) Update(fn func(tx *Tx) error) (err error) {
 		d.mu.Unlock()
 		return ferr
 	}
-	tx := &Tx{d: d, idx: d.head}
+	tx := &Tx{d: d, idx: d.head, version: d.assigned + 1}
 	// The transaction sees the head, which may hold commits that are
 	// queued for the WAL but not durable yet. Whatever it returns without
 	// a commit of its own (an error, a refused Put, values it read) must

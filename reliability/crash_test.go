@@ -57,6 +57,9 @@ func runCycles(t *testing.T, h *crashtest.Harness, cycles int) {
 	if h.Totals.Acked == 0 {
 		t.Errorf("no commit was acknowledged: the workload did not run")
 	}
+	if h.Totals.VersionsChecked == 0 {
+		t.Errorf("no recovered record had its Record.Version checked")
+	}
 }
 
 // TestCrash_HarnessCatchesLies checks the checker: a child that
@@ -76,6 +79,27 @@ func TestCrash_HarnessCatchesLies(t *testing.T) {
 	}
 	if h.Totals.Lost == 0 {
 		t.Fatalf("a child acknowledging before it commits went unnoticed: %s", h.Totals)
+	}
+	t.Logf("caught: %s", h.Totals)
+}
+
+// TestCrash_HarnessCatchesWrongVersions checks the version check: a child
+// that reports each commit's version one too high must show up as records
+// whose Record.Version differs from their acknowledged commit's.
+func TestCrash_HarnessCatchesWrongVersions(t *testing.T) {
+	h := &crashtest.Harness{
+		Base:    t.TempDir(),
+		Command: childCommand,
+		Cfg:     crashtest.Config{LieVersion: true, Ballast: -1},
+		Rand:    rand.New(rand.NewPCG(1, 3)),
+	}
+	for i := 0; i < 10 && h.Totals.RecordVersions == 0; i++ {
+		if _, err := h.Cycle(crashtest.KillRandom); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h.Totals.RecordVersions == 0 {
+		t.Fatalf("a child reporting wrong commit versions went unnoticed: %s", h.Totals)
 	}
 	t.Logf("caught: %s", h.Totals)
 }

@@ -50,6 +50,8 @@ type linStep struct {
 }
 
 // linIn is an operation: 'p' Put(K, X, V), 'd' Delete(K), 'u' Update(Steps),
+// 'a' PutAll(Steps, all puts), 'n' Insert(K, X, V), 's' Update(Steps)
+// that then reads the whole group with the transaction's iterators,
 // 'g' Get(K), 'i' GetByIndex(X), all within group G.
 type linIn struct {
 	Op    byte      `json:"o"`
@@ -61,8 +63,9 @@ type linIn struct {
 }
 
 // linOut is a result. Unknown: the outcome is open (cut by the crash).
-// Res: "ok", "conflict", "notfound". Mask: the steps of an Update that
-// applied. K, X, V: the record a read found.
+// Res: "ok", "conflict", "notfound", "exists", "dup". Mask: the steps of
+// an Update that applied. K, X, V: the record a read found. Scan: the
+// group as a transaction's iterators saw it (see linState.render).
 type linOut struct {
 	Unknown bool   `json:"u,omitempty"`
 	Res     string `json:"r"`
@@ -70,6 +73,7 @@ type linOut struct {
 	K       int    `json:"k"`
 	X       int    `json:"x"`
 	V       string `json:"v,omitempty"`
+	Scan    string `json:"s,omitempty"`
 }
 
 // linState is the model of one group: for each key its index key (-1:
@@ -113,6 +117,50 @@ func (s linState) del(k int) (linState, bool) {
 	return s, true
 }
 
+// putAll applies steps (puts) as one PutAll: refused as a whole ("dup",
+// "conflict") or applied.
+func (s linState) putAll(steps []linStep) (linState, string) {
+	var inBatch [linKeys]bool
+	for _, st := range steps {
+		if inBatch[st.K] {
+			return s, "dup"
+		}
+		inBatch[st.K] = true
+	}
+	taken := map[int]bool{}
+	for _, st := range steps {
+		if taken[st.X] {
+			return s, "conflict"
+		}
+		taken[st.X] = true
+		if o := s.owner(st.X); o >= 0 && !inBatch[o] {
+			return s, "conflict"
+		}
+	}
+	for _, st := range steps {
+		s.idx[st.K], s.val[st.K] = int8(st.X), st.V
+	}
+	return s, "ok"
+}
+
+// render describes the group as iterators yield it: by key, then by index
+// key, "k<K>:x<X>=<V>" each.
+func (s linState) render() string {
+	var b strings.Builder
+	for k := range s.idx {
+		if s.idx[k] >= 0 {
+			fmt.Fprintf(&b, "k%d:x%d=%s ", k, s.idx[k], s.val[k])
+		}
+	}
+	b.WriteString("|")
+	for x := range linIndexes {
+		if k := s.owner(x); k >= 0 {
+			fmt.Fprintf(&b, " k%d:x%d=%s", k, x, s.val[k])
+		}
+	}
+	return b.String()
+}
+
 // step applies in to s and returns the new state and the output the
 // store must give.
 func (s linState) step(in linIn) (linState, linOut) {
@@ -129,7 +177,7 @@ func (s linState) step(in linIn) (linState, linOut) {
 			return s, linOut{Res: "notfound"}
 		}
 		return ns, linOut{Res: "ok"}
-	case 'u':
+	case 'u', 's':
 		var mask uint64
 		for i, st := range in.Steps {
 			var ok bool
@@ -142,7 +190,22 @@ func (s linState) step(in linIn) (linState, linOut) {
 				mask |= 1 << i
 			}
 		}
+		if in.Op == 's' {
+			return s, linOut{Res: "ok", Mask: mask, Scan: s.render()}
+		}
 		return s, linOut{Res: "ok", Mask: mask}
+	case 'a':
+		ns, res := s.putAll(in.Steps)
+		return ns, linOut{Res: res}
+	case 'n':
+		if s.idx[in.K] >= 0 {
+			return s, linOut{Res: "exists"}
+		}
+		ns, ok := s.put(in.K, in.X, in.V)
+		if !ok {
+			return s, linOut{Res: "conflict"}
+		}
+		return ns, linOut{Res: "ok"}
 	case 'g':
 		if s.idx[in.K] < 0 {
 			return s, linOut{Res: "notfound"}
@@ -199,6 +262,12 @@ var linModel = porcupine.NondeterministicModel{
 			return fmt.Sprintf("del(k%d) -> %s", in.K, res)
 		case 'u':
 			return fmt.Sprintf("update(%v) -> %s mask %b", in.Steps, res, out.Mask)
+		case 's':
+			return fmt.Sprintf("update+scan(%v) -> %s mask %b [%s]", in.Steps, res, out.Mask, out.Scan)
+		case 'a':
+			return fmt.Sprintf("putAll(%v) -> %s", in.Steps, res)
+		case 'n':
+			return fmt.Sprintf("insert(k%d, x%d, %s) -> %s", in.K, in.X, in.V, res)
 		case 'g':
 			return fmt.Sprintf("get(k%d) -> %s x%d %s", in.K, res, out.X, out.V)
 		default:
@@ -232,8 +301,26 @@ func result(err error) (string, error) {
 		return "conflict", nil
 	case errors.Is(err, db.ErrNotFound):
 		return "notfound", nil
+	case errors.Is(err, db.ErrExists):
+		return "exists", nil
+	case errors.Is(err, db.ErrDuplicateKey):
+		return "dup", nil
 	}
 	return "", err
+}
+
+// txScan renders group g as tx's iterators see it, like linState.render:
+// by key with bounds, by index key with a prefix.
+func txScan(tx *db.Tx, g int) string {
+	var b strings.Builder
+	for r := range tx.Ascend([]byte(fmt.Sprintf("g%d/k", g)), []byte(fmt.Sprintf("g%d/l", g))) {
+		fmt.Fprintf(&b, "k%d:x%d=%s ", parseLinKey(string(r.Key)), parseLinIndex(string(r.Index)), r.Value)
+	}
+	b.WriteString("|")
+	for r := range tx.AscendIndexPrefix([]byte(fmt.Sprintf("g%d/x", g))) {
+		fmt.Fprintf(&b, " k%d:x%d=%s", parseLinKey(string(r.Key)), parseLinIndex(string(r.Index)), r.Value)
+	}
+	return b.String()
 }
 
 func parseLinKey(s string) int {
@@ -257,8 +344,19 @@ func (s dbLinStore) do(in linIn) (linOut, error) {
 	case 'd':
 		res, err := result(d.Delete([]byte(linKey(in.G, in.K))))
 		return linOut{Res: res}, err
-	case 'u':
+	case 'a':
+		recs := make([]db.Record, len(in.Steps))
+		for i, st := range in.Steps {
+			recs[i] = db.Record{Key: []byte(linKey(in.G, st.K)), Index: []byte(linIndex(in.G, st.X)), Value: []byte(st.V)}
+		}
+		res, err := result(d.PutAll(recs...))
+		return linOut{Res: res}, err
+	case 'n':
+		res, err := result(d.Insert([]byte(linKey(in.G, in.K)), []byte(linIndex(in.G, in.X)), []byte(in.V)))
+		return linOut{Res: res}, err
+	case 'u', 's':
 		var mask uint64
+		var scan string
 		err := d.Update(func(tx *db.Tx) error {
 			mask = 0
 			for i, st := range in.Steps {
@@ -276,12 +374,15 @@ func (s dbLinStore) do(in linIn) (linOut, error) {
 					return err
 				}
 			}
+			if in.Op == 's' {
+				scan = txScan(tx, in.G)
+			}
 			return nil
 		})
 		if err != nil {
 			return linOut{}, err
 		}
-		return linOut{Res: "ok", Mask: mask}, nil
+		return linOut{Res: "ok", Mask: mask, Scan: scan}, nil
 	case 'g':
 		r, err := d.Get([]byte(linKey(in.G, in.K)))
 		res, err := result(err)
@@ -303,19 +404,32 @@ func (s dbLinStore) do(in linIn) (linOut, error) {
 func linGen(r *rand.Rand, groups int, tag string, n int) linIn {
 	in := linIn{G: r.IntN(groups), K: r.IntN(linKeys), X: r.IntN(linIndexes), V: fmt.Sprintf("%s.%d", tag, n)}
 	switch p := r.IntN(100); {
-	case p < 30:
+	case p < 24:
 		in.Op = 'p'
-	case p < 40:
+	case p < 32:
 		in.Op, in.V = 'd', ""
-	case p < 55:
+	case p < 44, p >= 56 && p < 62:
 		in.Op, in.V = 'u', ""
-		for i := range 2 + r.IntN(2) {
+		steps := 2 + r.IntN(2)
+		if p >= 56 {
+			in.Op, steps = 's', r.IntN(3) // 0 steps: a read-only scan
+		}
+		for i := range steps {
 			st := linStep{Del: r.IntN(4) == 0, K: r.IntN(linKeys), X: r.IntN(linIndexes)}
 			if !st.Del {
 				st.V = fmt.Sprintf("%s.%d.%d", tag, n, i)
 			}
 			in.Steps = append(in.Steps, st)
 		}
+	case p < 50:
+		// Two or three records; with three keys and three index keys,
+		// swaps, rotations, conflicts and repeated keys all come up.
+		in.Op, in.V = 'a', ""
+		for i := range 2 + r.IntN(2) {
+			in.Steps = append(in.Steps, linStep{K: r.IntN(linKeys), X: r.IntN(linIndexes), V: fmt.Sprintf("%s.%d.%d", tag, n, i)})
+		}
+	case p < 56:
+		in.Op = 'n'
 	case p < 80:
 		in.Op, in.V = 'g', ""
 	default:
@@ -544,7 +658,7 @@ func relaxRefusals(ops []porcupine.Operation) []porcupine.Operation {
 		in, o := op.Input.(linIn), op.Output.(linOut)
 		switch {
 		case o.Unknown:
-		case (in.Op == 'p' || in.Op == 'd') && o.Res != "ok", in.Op == 'u' && o.Mask == 0:
+		case (in.Op == 'p' || in.Op == 'd' || in.Op == 'a' || in.Op == 'n') && o.Res != "ok", in.Op == 'u' && o.Mask == 0:
 			op.Return = math.MaxInt64
 		}
 		out[i] = op
@@ -680,7 +794,7 @@ func (s *naiveStore) do(in linIn) (linOut, error) {
 			return linOut{Res: "notfound"}, nil
 		}
 		return linOut{Res: "ok"}, nil
-	case 'u':
+	case 'u', 's':
 		var mask uint64
 		for i, st := range in.Steps {
 			ok := false
@@ -693,7 +807,37 @@ func (s *naiveStore) do(in linIn) (linOut, error) {
 				mask |= 1 << i
 			}
 		}
+		if in.Op == 's' {
+			return linOut{Res: "ok", Mask: mask, Scan: s.render(in.G)}, nil
+		}
 		return linOut{Res: "ok", Mask: mask}, nil
+	case 'a':
+		// One put after the other; a batch that needs its own index keys
+		// freed first is refused.
+		seen := map[int]bool{}
+		for _, st := range in.Steps {
+			if seen[st.K] {
+				return linOut{Res: "dup"}, nil
+			}
+			seen[st.K] = true
+		}
+		for _, st := range in.Steps {
+			if !s.put(linKey(in.G, st.K), linIndex(in.G, st.X), st.V) {
+				return linOut{Res: "conflict"}, nil
+			}
+		}
+		return linOut{Res: "ok"}, nil
+	case 'n':
+		s.dmu.Lock()
+		_, had := s.data[linKey(in.G, in.K)]
+		s.dmu.Unlock()
+		if had {
+			return linOut{Res: "exists"}, nil
+		}
+		if !s.put(linKey(in.G, in.K), linIndex(in.G, in.X), in.V) {
+			return linOut{Res: "conflict"}, nil
+		}
+		return linOut{Res: "ok"}, nil
 	case 'g':
 		s.dmu.Lock()
 		r, ok := s.data[linKey(in.G, in.K)]
@@ -712,6 +856,19 @@ func (s *naiveStore) do(in linIn) (linOut, error) {
 		}
 		return linOut{Res: "ok", K: parseLinKey(k), X: in.X, V: r.v}, nil
 	}
+}
+
+// render reads group g like linState.render, one map after the other.
+func (s *naiveStore) render(g int) string {
+	var st linState = newLinState()
+	s.dmu.Lock()
+	for k := range linKeys {
+		if r, ok := s.data[linKey(g, k)]; ok {
+			st.idx[k], st.val[k] = int8(parseLinIndex(r.x)), r.v
+		}
+	}
+	s.dmu.Unlock()
+	return st.render()
 }
 
 // TestLinear_RejectsNaiveStore shows the checker rejecting the naive

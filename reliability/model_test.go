@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -22,19 +23,27 @@ import (
 // checkpoints and options. A divergence names the seed and the operation;
 // DUALDB_MODEL_SEED=<seed> replays exactly that sequence.
 
-// mrec is a record of the model.
-type mrec struct{ index, value string }
+// mrec is a record of the model: its index key, value and the version of
+// the commit that last put it.
+type mrec struct {
+	index, value string
+	ver          uint64
+}
 
-// model is the map+sort model of a dual-index store.
+// model is the map+sort model of a dual-index store. version is the last
+// committed version; writes stamp their records with version+1, and the
+// caller counts the commit.
 type model struct {
 	byKey   map[string]mrec
 	byIndex map[string]string
+	version uint64
 }
 
 func newModel() *model { return &model{byKey: map[string]mrec{}, byIndex: map[string]string{}} }
 
 func (m *model) clone() *model {
 	c := newModel()
+	c.version = m.version
 	for k, r := range m.byKey {
 		c.byKey[k] = r
 	}
@@ -54,8 +63,55 @@ func (m *model) put(k, x, v string) error {
 	if old, ok := m.byKey[k]; ok && old.index != x {
 		delete(m.byIndex, old.index)
 	}
-	m.byKey[k] = mrec{x, v}
+	m.byKey[k] = mrec{x, v, m.version + 1}
 	m.byIndex[x] = k
+	return nil
+}
+
+// insert is Insert: ErrExists if k is present, else put.
+func (m *model) insert(k, x, v string) error {
+	if k == "" {
+		return db.ErrEmptyKey
+	}
+	if _, ok := m.byKey[k]; ok {
+		return db.ErrExists
+	}
+	return m.put(k, x, v)
+}
+
+// putAll is PutAll: checked as a whole, then applied in one step.
+func (m *model) putAll(recs []db.Record) error {
+	in := map[string]bool{}
+	for _, r := range recs {
+		if len(r.Key) == 0 {
+			return db.ErrEmptyKey
+		}
+	}
+	for _, r := range recs {
+		if in[string(r.Key)] {
+			return db.ErrDuplicateKey
+		}
+		in[string(r.Key)] = true
+	}
+	taken := map[string]bool{}
+	for _, r := range recs {
+		if taken[string(r.Index)] {
+			return db.ErrConflict
+		}
+		taken[string(r.Index)] = true
+		if o, ok := m.byIndex[string(r.Index)]; ok && !in[o] {
+			return db.ErrConflict
+		}
+	}
+	for _, r := range recs {
+		if old, ok := m.byKey[string(r.Key)]; ok {
+			delete(m.byIndex, old.index)
+		}
+	}
+	for _, r := range recs {
+		m.byKey[string(r.Key)] = mrec{string(r.Index), string(r.Value), m.version + 1}
+		m.byIndex[string(r.Index)] = string(r.Key)
+	}
 	return nil
 }
 
@@ -78,7 +134,7 @@ func (m *model) del(k string) error {
 func (m *model) scan(byIndex, desc bool, from, to []byte) []db.Record {
 	var out []db.Record
 	for k, r := range m.byKey {
-		out = append(out, db.Record{Key: []byte(k), Index: []byte(r.index), Value: []byte(r.value)})
+		out = append(out, db.Record{Key: []byte(k), Index: []byte(r.index), Value: []byte(r.value), Version: r.ver})
 	}
 	sortKey := func(r db.Record) []byte {
 		if byIndex {
@@ -124,6 +180,10 @@ func errClass(err error) string {
 		return "notfound"
 	case errors.Is(err, db.ErrEmptyKey):
 		return "emptykey"
+	case errors.Is(err, db.ErrExists):
+		return "exists"
+	case errors.Is(err, db.ErrDuplicateKey):
+		return "dup"
 	case errors.Is(err, errModelAbort):
 		return "aborted"
 	}
@@ -222,11 +282,47 @@ func (mr *modelRun) bound(byIndex bool) []byte {
 }
 
 func sameRecord(a db.Record, b db.Record) bool {
-	return bytes.Equal(a.Key, b.Key) && bytes.Equal(a.Index, b.Index) && bytes.Equal(a.Value, b.Value)
+	return bytes.Equal(a.Key, b.Key) && bytes.Equal(a.Index, b.Index) && bytes.Equal(a.Value, b.Value) && a.Version == b.Version
+}
+
+// iterSource is what a *db.Snapshot and a *db.Tx both offer.
+type iterSource interface {
+	Ascend(from, to []byte) iter.Seq[db.Record]
+	Descend(from, to []byte) iter.Seq[db.Record]
+	AscendIndex(from, to []byte) iter.Seq[db.Record]
+	DescendIndex(from, to []byte) iter.Seq[db.Record]
+}
+
+// batch draws 1-4 records for PutAll; often they rotate the index keys
+// they hold now.
+func (mr *modelRun) batch(m *model) []db.Record {
+	var recs []db.Record
+	var held []string
+	for range 1 + mr.r.IntN(4) {
+		k := mr.key()
+		recs = append(recs, db.Record{Key: []byte(k), Index: []byte(mr.idx()), Value: []byte(mr.value())})
+		if r, ok := m.byKey[k]; ok {
+			held = append(held, r.index)
+		}
+	}
+	if len(held) > 0 && mr.r.IntN(2) == 0 {
+		for i := range min(len(held), len(recs)) {
+			recs[i].Index = []byte(held[(i+1)%len(held)])
+		}
+	}
+	return recs
+}
+
+func keysOf(recs []db.Record) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, fmt.Sprintf("%q", r.Key))
+	}
+	return out
 }
 
 // compareScan compares one iterator, stopped after limit records (<0: all).
-func (mr *modelRun) compareScan(s *db.Snapshot, m *model, byIndex, desc bool, from, to []byte, limit int) {
+func (mr *modelRun) compareScan(s iterSource, m *model, byIndex, desc bool, from, to []byte, limit int) {
 	var seq func(yield func(db.Record) bool)
 	switch {
 	case !byIndex && !desc:
@@ -255,7 +351,7 @@ func (mr *modelRun) compareScan(s *db.Snapshot, m *model, byIndex, desc bool, fr
 	}
 	for i := range got {
 		if !sameRecord(got[i], want[i]) {
-			mr.fail("%s(%q, %q): record %d is %q/%q, model %q/%q", name, from, to, i, got[i].Key, got[i].Index, want[i].Key, want[i].Index)
+			mr.fail("%s(%q, %q): record %d is %q/%q v%d, model %q/%q v%d", name, from, to, i, got[i].Key, got[i].Index, got[i].Version, want[i].Key, want[i].Index, want[i].Version)
 		}
 	}
 }
@@ -264,6 +360,9 @@ func (mr *modelRun) compareScan(s *db.Snapshot, m *model, byIndex, desc bool, fr
 func (mr *modelRun) compareAll(s *db.Snapshot, m *model) {
 	if s.Len() != len(m.byKey) {
 		mr.fail("Len %d, model %d", s.Len(), len(m.byKey))
+	}
+	if s.Version() != m.version {
+		mr.fail("version %d, model %d", s.Version(), m.version)
 	}
 	for _, bi := range []bool{false, true} {
 		for _, desc := range []bool{false, true} {
@@ -278,12 +377,35 @@ func (mr *modelRun) compareAll(s *db.Snapshot, m *model) {
 func (mr *modelRun) step() {
 	d, m := mr.d, mr.m
 	switch p := mr.r.IntN(1000); {
-	case p < 300: // put
+	case p < 230: // put
 		k, x, v := mr.key(), mr.idx(), mr.value()
 		got, want := errClass(d.Put([]byte(k), []byte(x), []byte(v))), errClass(m.put(k, x, v))
 		mr.note("put(%q, %q) -> %s", k, x, got)
 		if got != want {
 			mr.fail("Put(%q, %q): %s, model %s", k, x, got, want)
+		}
+		if got == "ok" {
+			m.version++
+		}
+	case p < 300: // PutAll, often a rotation of index keys
+		recs := mr.batch(m)
+		got, want := errClass(d.PutAll(recs...)), errClass(m.putAll(recs))
+		mr.note("putAll(%s) -> %s", strings.Join(keysOf(recs), ","), got)
+		if got != want {
+			mr.fail("PutAll(%s): %s, model %s", strings.Join(keysOf(recs), ","), got, want)
+		}
+		if got == "ok" && len(recs) > 0 {
+			m.version++
+		}
+	case p < 340: // insert
+		k, x, v := mr.key(), mr.idx(), mr.value()
+		got, want := errClass(d.Insert([]byte(k), []byte(x), []byte(v))), errClass(m.insert(k, x, v))
+		mr.note("insert(%q, %q) -> %s", k, x, got)
+		if got != want {
+			mr.fail("Insert(%q, %q): %s, model %s", k, x, got, want)
+		}
+		if got == "ok" {
+			m.version++
 		}
 	case p < 400: // delete
 		k := mr.key()
@@ -298,15 +420,19 @@ func (mr *modelRun) step() {
 		if got != want {
 			mr.fail("Delete(%q): %s, model %s", k, got, want)
 		}
+		if got == "ok" {
+			m.version++
+		}
 	case p < 550: // transaction with reads, skipped steps, maybe an abort
 		mr.stats.txs++
 		mm := m.clone()
 		abort := mr.r.IntN(6) == 0
 		n := 1 + mr.r.IntN(6)
 		var desc []string
+		changed := false
 		err := d.Update(func(tx *db.Tx) error {
 			for range n {
-				switch mr.r.IntN(4) {
+				switch mr.r.IntN(7) {
 				case 0, 1:
 					k, x, v := mr.key(), mr.idx(), mr.value()
 					got, want := errClass(tx.Put([]byte(k), []byte(x), []byte(v))), errClass(mm.put(k, x, v))
@@ -314,6 +440,7 @@ func (mr *modelRun) step() {
 					if got != want {
 						mr.fail("Tx.Put(%q, %q): %s, model %s", k, x, got, want)
 					}
+					changed = changed || got == "ok"
 				case 2:
 					k := mr.key()
 					got, want := errClass(tx.Delete([]byte(k))), errClass(mm.del(k))
@@ -321,6 +448,29 @@ func (mr *modelRun) step() {
 					if got != want {
 						mr.fail("Tx.Delete(%q): %s, model %s", k, got, want)
 					}
+					changed = changed || got == "ok"
+				case 4: // PutAll or Insert inside the transaction
+					if mr.r.IntN(2) == 0 {
+						recs := mr.batch(mm)
+						got, want := errClass(tx.PutAll(recs...)), errClass(mm.putAll(recs))
+						desc = append(desc, fmt.Sprintf("putAll(%s)=%s", strings.Join(keysOf(recs), ","), got))
+						if got != want {
+							mr.fail("Tx.PutAll(%s): %s, model %s", strings.Join(keysOf(recs), ","), got, want)
+						}
+						changed = changed || got == "ok"
+					} else {
+						k, x, v := mr.key(), mr.idx(), mr.value()
+						got, want := errClass(tx.Insert([]byte(k), []byte(x), []byte(v))), errClass(mm.insert(k, x, v))
+						desc = append(desc, fmt.Sprintf("insert(%q,%q)=%s", k, x, got))
+						if got != want {
+							mr.fail("Tx.Insert(%q, %q): %s, model %s", k, x, got, want)
+						}
+						changed = changed || got == "ok"
+					}
+				case 5: // the transaction's own iterators
+					bi, dsc := mr.r.IntN(2) == 0, mr.r.IntN(2) == 0
+					mr.compareScan(tx, mm, bi, dsc, mr.bound(bi), mr.bound(bi), -1)
+					desc = append(desc, "scan")
 				default: // read your own writes
 					k := mr.key()
 					r, err := tx.Get([]byte(k))
@@ -350,6 +500,9 @@ func (mr *modelRun) step() {
 			if err != nil {
 				mr.fail("Update: %v", err)
 			}
+			if changed {
+				mm.version++
+			}
 			mr.m = mm
 		}
 	case p < 750: // point reads
@@ -378,8 +531,13 @@ func (mr *modelRun) step() {
 		s, before := d.Snapshot(), m.clone()
 		for range 1 + mr.r.IntN(5) {
 			k, x, v := mr.key(), mr.idx(), mr.value()
-			_ = d.Put([]byte(k), []byte(x), []byte(v))
-			_ = m.put(k, x, v)
+			got, want := errClass(d.Put([]byte(k), []byte(x), []byte(v))), errClass(m.put(k, x, v))
+			if got != want {
+				mr.fail("Put(%q, %q): %s, model %s", k, x, got, want)
+			}
+			if got == "ok" {
+				m.version++
+			}
 		}
 		mr.note("snapshot isolation check at version %d", s.Version())
 		mr.compareAll(s, before)

@@ -53,7 +53,7 @@
 // CorruptionError), whose message starts with "dualdb: corrupt" and names
 // the file and the position. Every other error of this package starts with
 // "snapshot: ": bad input to Write (ErrOrder, ErrCount and ErrTooLarge,
-// wrapped with the record at fault; ErrFormat) and errors of the file
+// wrapped with the record at fault; ErrFormat, ErrVersion) and errors of the file
 // system, which name the file once.
 //
 // # Lifetime of returned slices
@@ -67,13 +67,14 @@
 //
 // # File format
 //
-// All integers of the header and footer are big-endian. Lengths inside the
-// record stream are unsigned varints (encoding/binary.AppendUvarint).
+// All integers of the header and footer are big-endian. Versions and
+// lengths inside the record stream are unsigned varints
+// (encoding/binary.AppendUvarint).
 //
 //	+--------------------------------------------------------------+
 //	| header, HeaderSize = 56 bytes                                |
 //	|   0  magic "DUALSNAP"                               8 bytes  |
-//	|   8  format version (FormatVersion = 1)            u32      |
+//	|   8  format version (FormatVersion = 2; 1 is read) u32      |
 //	|  12  store id                                      16 bytes |
 //	|  28  store version the snapshot captures           u64      |
 //	|  36  record count                                  u64      |
@@ -83,7 +84,8 @@
 //	| compressed stream: one or more zstd frames whose             |
 //	| concatenated content is the record stream:                   |
 //	|   record 0, record 1, ... in strictly ascending key order,   |
-//	|   each:  uvarint len(key)   | key                            |
+//	|   each:  uvarint version    (format 2 only)                  |
+//	|          uvarint len(key)   | key                            |
 //	|          uvarint len(index) | index                          |
 //	|          uvarint len(value) | value                          |
 //	+--------------------------------------------------------------+
@@ -97,6 +99,12 @@
 //	|  44  CRC32C of the compressed stream                u32      |
 //	|  48  CRC32C of footer bytes 0..47                   u32      |
 //	+--------------------------------------------------------------+
+//
+// A record's version is the version of the commit that last wrote it, at
+// most the snapshot's version (a larger one is corruption); 0 means
+// unknown. Format 1, the first, is the same layout without the record
+// versions: Read gives its records Version 0, and Write produces it when
+// Header.Format asks for FormatV1.
 //
 // The compressed stream starts at HeaderSize and ends FooterSize bytes
 // before the end of the file; its length is recorded in the footer, so a

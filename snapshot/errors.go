@@ -22,9 +22,13 @@ var (
 	// reject.
 	ErrTooLarge = errors.New("snapshot: record field too large")
 
-	// ErrFormat is returned by Write when Header.Format is neither 0 nor
-	// FormatVersion.
+	// ErrFormat is returned by Write when Header.Format is neither 0,
+	// FormatV1 nor FormatVersion.
 	ErrFormat = errors.New("snapshot: unsupported format version")
+
+	// ErrVersion is returned by Write when a record's Version is after the
+	// Header's Version: no record of a snapshot can be newer than it.
+	ErrVersion = errors.New("snapshot: record version after the snapshot's version")
 
 	// ErrClosed is returned by Encoder methods called after Close.
 	ErrClosed = errors.New("snapshot: encoder closed")

@@ -10,10 +10,21 @@ import (
 	"github.com/dualdb/dualdb/internal/dberr"
 )
 
-// FormatVersion is the format version this package writes and the only one
-// it reads. Part of the on-disk format, never change: a new layout gets a
-// new number.
-const FormatVersion uint32 = 1
+// Format versions. Part of the on-disk format, never change: a new layout
+// gets a new number.
+const (
+	// FormatVersion is the format this package writes by default: format
+	// 2, whose records carry the version of the commit that last wrote
+	// them.
+	FormatVersion uint32 = 2
+	// FormatV1 is the first format, whose records carry no version. It is
+	// still read (its records get Version 0, unknown) and written when
+	// asked for, for a reader of an older build.
+	FormatV1 uint32 = 1
+)
+
+// knownFormat reports whether this package reads and writes format f.
+func knownFormat(f uint32) bool { return f == FormatV1 || f == FormatVersion }
 
 // TempSuffix is appended to a snapshot file's name while it is being
 // written. A file with this suffix is never a valid snapshot file; a
@@ -77,7 +88,10 @@ type Header struct {
 // (secondary) key and its value. Write and Encoder.Add only read the slices
 // and do not keep them. A Record given to Read's callback owns its slices,
 // which share one allocation but cannot grow into each other.
-type Record struct{ Key, Index, Value []byte }
+type Record struct {
+	Key, Index, Value []byte
+	Version           uint64 // commit that last wrote the record; 0 if unknown (always 0 in format 1)
+}
 
 // FileName returns the name of the snapshot file of version: the version
 // as 20 decimal digits followed by Ext, so that names sort by version.
@@ -127,8 +141,8 @@ func parseHeader(path string, b []byte) (Header, error) {
 	// The format is checked before the checksum: a later format may lay
 	// its header out differently, and "unknown format" is the useful news.
 	h.Format = binary.BigEndian.Uint32(b[hdrFormatOff:])
-	if h.Format != FormatVersion {
-		return h, dberr.AtOffset(path, hdrFormatOff, "unknown format version %d (this build reads %d)", h.Format, FormatVersion)
+	if !knownFormat(h.Format) {
+		return h, dberr.AtOffset(path, hdrFormatOff, "unknown format version %d (this build reads %d and %d)", h.Format, FormatV1, FormatVersion)
 	}
 	if got, want := crc32.Checksum(b[:hdrCRCOff], castagnoli), binary.BigEndian.Uint32(b[hdrCRCOff:]); got != want {
 		return h, dberr.AtOffset(path, hdrCRCOff, "header checksum mismatch: stored %08x, computed %08x", want, got)

@@ -39,13 +39,33 @@ func fixedRecords(seed uint64, n, valueSize int) []snapshot.Record {
 	return recs
 }
 
-// rawSize is the length of the uncompressed record stream of recs.
+// rawSize is the length of the uncompressed record stream of recs in the
+// current format.
 func rawSize(recs []snapshot.Record) int64 {
+	n := rawSizeV1(recs)
+	for _, r := range recs {
+		n += int64(uvarintLen(int(r.Version)))
+	}
+	return n
+}
+
+// rawSizeV1 is the length of the uncompressed record stream of recs in
+// format 1, which has no record versions.
+func rawSizeV1(recs []snapshot.Record) int64 {
 	var n int64
 	for _, r := range recs {
 		n += int64(uvarintLen(len(r.Key)) + len(r.Key) + uvarintLen(len(r.Index)) + len(r.Index) + uvarintLen(len(r.Value)) + len(r.Value))
 	}
 	return n
+}
+
+// withVersions stamps recs with versions from 0 to max, some repeated, and
+// returns them.
+func withVersions(recs []snapshot.Record, max uint64) []snapshot.Record {
+	for i := range recs {
+		recs[i].Version = uint64(i*7919) % (max + 1)
+	}
+	return recs
 }
 
 func uvarintLen(x int) int {
@@ -93,8 +113,8 @@ func equalRecords(t testing.TB, want, got []snapshot.Record) {
 		t.Fatalf("got %d records, want %d", len(got), len(want))
 	}
 	for i := range want {
-		if !bytes.Equal(want[i].Key, got[i].Key) || !bytes.Equal(want[i].Index, got[i].Index) || !bytes.Equal(want[i].Value, got[i].Value) {
-			t.Fatalf("record %d: got %q/%q/%q, want %q/%q/%q", i, got[i].Key, got[i].Index, got[i].Value, want[i].Key, want[i].Index, want[i].Value)
+		if !bytes.Equal(want[i].Key, got[i].Key) || !bytes.Equal(want[i].Index, got[i].Index) || !bytes.Equal(want[i].Value, got[i].Value) || want[i].Version != got[i].Version {
+			t.Fatalf("record %d: got %q/%q/%q v%d, want %q/%q/%q v%d", i, got[i].Key, got[i].Index, got[i].Value, got[i].Version, want[i].Key, want[i].Index, want[i].Value, want[i].Version)
 		}
 	}
 }

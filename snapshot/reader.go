@@ -141,6 +141,9 @@ func decodeFile(path string, lim settings, fn func(Record) error) (res result, e
 		maxKey:   lim.maxKey,
 		maxIndex: lim.maxIndex,
 		maxValue: lim.maxValue,
+
+		versions:   h.Format != FormatV1,
+		maxVersion: h.Version,
 	}
 	streamErr := func(rec uint64, off int64, format string, args ...any) error {
 		return &dberr.CorruptionError{

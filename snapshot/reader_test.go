@@ -120,25 +120,38 @@ func warmPools(t *testing.T) {
 
 func TestRead_HostileLengthPrefix(t *testing.T) {
 	uv := binary.AppendUvarint
+	// The cases are format-1 streams unless v2 says so: format 2 puts the
+	// record's version before the same fields.
 	for _, tc := range []struct {
 		name   string
 		raw    []byte
 		opts   *snapshot.Options
 		reason string
+		v2     bool
 	}{
-		{"key-2^40", uv(nil, 1<<40), nil, "key length 1099511627776 exceeds the limit of 65536"},
-		{"key-max-uint64", uv(nil, 1<<64-1), nil, "key length 18446744073709551615 exceeds"},
-		{"varint-overflow", bytes.Repeat([]byte{0xff}, 11), nil, "more than 64 bits"},
-		{"index-over-option", append(uv(uv(nil, 1), 'k'), uv(nil, 5000)...), &snapshot.Options{MaxIndexSize: 4096}, "index key length 5000 exceeds the limit of 4096"},
-		{"value-2^62", append(uv(uv(uv(uv(nil, 1), 'k'), 1), 'i'), uv(nil, 1<<62)...), nil, "value length 4611686018427387904 exceeds the limit of 16777216"},
+		{"v2-version-after-snapshot", uv(nil, 2), nil, "record version 2 is after the snapshot's version 1", true},
+		{"v2-version-max-uint64", uv(nil, 1<<64-1), nil, "record version 18446744073709551615 is after", true},
+		{"v2-torn-version", []byte{0x80}, nil, "ends inside the record, in its version", true},
+		{"v2-varint-overflow", bytes.Repeat([]byte{0xff}, 11), nil, "bad version prefix: more than 64 bits", true},
+		{"v2-key-2^40", uv(uv(nil, 1), 1<<40), nil, "key length 1099511627776 exceeds the limit of 65536", true},
+		{"v2-torn-key-length", []byte{1, 0x80}, nil, "ends inside the record, in its key length", true},
+		{"key-2^40", uv(nil, 1<<40), nil, "key length 1099511627776 exceeds the limit of 65536", false},
+		{"key-max-uint64", uv(nil, 1<<64-1), nil, "key length 18446744073709551615 exceeds", false},
+		{"varint-overflow", bytes.Repeat([]byte{0xff}, 11), nil, "more than 64 bits", false},
+		{"index-over-option", append(uv(uv(nil, 1), 'k'), uv(nil, 5000)...), &snapshot.Options{MaxIndexSize: 4096}, "index key length 5000 exceeds the limit of 4096", false},
+		{"value-2^62", append(uv(uv(uv(uv(nil, 1), 'k'), 1), 'i'), uv(nil, 1<<62)...), nil, "value length 4611686018427387904 exceeds the limit of 16777216", false},
 		// Under the limit but far longer than the stream: memory must follow
 		// the bytes that exist, not the prefix.
-		{"value-15MiB-but-10-bytes", append(append(uv(uv(uv(uv(nil, 1), 'k'), 1), 'i'), uv(nil, 15<<20)...), "0123456789"...), nil, "ends inside the record, in its value"},
-		{"key-60KiB-but-3-bytes", append(uv(nil, 60<<10), "abc"...), nil, "ends inside the record, in its key"},
-		{"torn-length", []byte{0x80}, nil, "ends inside the record, in its key length"},
+		{"value-15MiB-but-10-bytes", append(append(uv(uv(uv(uv(nil, 1), 'k'), 1), 'i'), uv(nil, 15<<20)...), "0123456789"...), nil, "ends inside the record, in its value", false},
+		{"key-60KiB-but-3-bytes", append(uv(nil, 60<<10), "abc"...), nil, "ends inside the record, in its key", false},
+		{"torn-length", []byte{0x80}, nil, "ends inside the record, in its key length", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := writeFile(t, snaptest.File{Header: snapshot.Header{Version: 1, Count: 1}, Tail: tc.raw}.Bytes(t))
+			format := snapshot.FormatV1
+			if tc.v2 {
+				format = snapshot.FormatVersion
+			}
+			p := writeFile(t, snaptest.File{Header: snapshot.Header{Format: format, Version: 1, Count: 1}, Tail: tc.raw}.Bytes(t))
 			warmPools(t)
 			for _, check := range []struct {
 				name string
@@ -188,11 +201,11 @@ func rleFrame(windowDesc byte, prefix []byte, b byte, blocks int) []byte {
 	return f
 }
 
-// withStream returns a file: a valid header for count records, the given
-// compressed stream, and a footer of zeros.
+// withStream returns a file: a valid format-1 header for count records,
+// the given compressed stream, and a footer of zeros.
 func withStream(t testing.TB, count uint64, stream []byte) []byte {
 	t.Helper()
-	hdr := encode(t, snapshot.Header{Version: 1, Count: count}, nil, nil)[:snapshot.HeaderSize]
+	hdr := encode(t, snapshot.Header{Format: snapshot.FormatV1, Version: 1, Count: count}, nil, nil)[:snapshot.HeaderSize]
 	file := append(bytes.Clone(hdr), stream...)
 	return append(file, make([]byte, snapshot.FooterSize)...)
 }
@@ -302,7 +315,7 @@ func TestReadHeader(t *testing.T) {
 	if err != nil || got != h {
 		t.Fatalf("ReadHeader: %+v, %v; want %+v", got, err, h)
 	}
-	future := encode(t, snapshot.Header{Format: 2, Version: 1}, nil, nil)
+	future := encode(t, snapshot.Header{Format: 3, Version: 1}, nil, nil)
 	patched := bytes.Clone(good)
 	patched[30] ^= 1 // in the version
 	for _, tc := range []struct {
@@ -314,7 +327,7 @@ func TestReadHeader(t *testing.T) {
 		{"empty", nil, 0, "inside the 56-byte header"},
 		{"short", good[:20], 20, "inside the 56-byte header"},
 		{"not-a-snapshot", []byte(strings.Repeat("hello, world! ", 10)), 0, "bad magic"},
-		{"future-format", future, 8, "unknown format version 2"},
+		{"future-format", future, 8, "unknown format version 3"},
 		{"bit-flip", patched, 52, "header checksum mismatch"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,6 +33,8 @@ type recReader struct {
 	err  error  // sticky error of src; io.EOF at the end of the stream
 
 	maxKey, maxIndex, maxValue uint64
+	versions                   bool   // records start with their version (format 2)
+	maxVersion                 uint64 // the snapshot's version: no record is newer
 
 	scratch []byte // key and index on the slow path; reused
 }
@@ -85,7 +87,7 @@ func (rr *recReader) next(alloc bool) (Record, error) {
 		}
 		return Record{}, rr.err
 	}
-	if rec, n, ok := parseRecord(rr.buf[rr.r:rr.w], rr.maxKey, rr.maxIndex, rr.maxValue, alloc); ok {
+	if rec, n, ok := rr.parseRecord(rr.buf[rr.r:rr.w], alloc); ok {
 		rr.r += n
 		return rec, nil
 	}
@@ -95,12 +97,21 @@ func (rr *recReader) next(alloc bool) (Record, error) {
 // parseRecord is the fast path: it parses a record lying wholly in b and
 // within the limits, returning it and its encoded length. It returns ok ==
 // false for anything else, which the slow path handles (and reports).
-func parseRecord(b []byte, maxKey, maxIndex, maxValue uint64, alloc bool) (rec Record, n int, ok bool) {
-	kl, n1 := binary.Uvarint(b)
-	if n1 <= 0 || kl > maxKey || kl > uint64(len(b)-n1) {
+func (rr *recReader) parseRecord(b []byte, alloc bool) (rec Record, n int, ok bool) {
+	maxKey, maxIndex, maxValue := rr.maxKey, rr.maxIndex, rr.maxValue
+	var version uint64
+	n0 := 0
+	if rr.versions {
+		version, n0 = binary.Uvarint(b)
+		if n0 <= 0 || version > rr.maxVersion {
+			return rec, 0, false
+		}
+	}
+	kl, n1 := binary.Uvarint(b[n0:])
+	if n1 <= 0 || kl > maxKey || kl > uint64(len(b)-n0-n1) {
 		return rec, 0, false
 	}
-	ks := n1
+	ks := n0 + n1
 	p := ks + int(kl)
 	il, n2 := binary.Uvarint(b[p:])
 	if n2 <= 0 || il > maxIndex || il > uint64(len(b)-p-n2) {
@@ -115,7 +126,7 @@ func parseRecord(b []byte, maxKey, maxIndex, maxValue uint64, alloc bool) (rec R
 	vs := p + n3
 	end := vs + int(vl)
 	if !alloc {
-		return Record{Key: b[ks : ks+int(kl)]}, end, true
+		return Record{Key: b[ks : ks+int(kl)], Version: version}, end, true
 	}
 	k, i := int(kl), int(kl+il)
 	m := make([]byte, i+int(vl))
@@ -124,12 +135,23 @@ func parseRecord(b []byte, maxKey, maxIndex, maxValue uint64, alloc bool) (rec R
 	copy(m[i:], b[vs:end])
 	// Full slice expressions: appending to one field must not overwrite
 	// the next.
-	return Record{Key: m[:k:k], Index: m[k:i:i], Value: m[i:]}, end, true
+	return Record{Key: m[:k:k], Index: m[k:i:i], Value: m[i:], Version: version}, end, true
 }
 
 // nextSlow parses a record field by field, refilling the buffer as needed,
 // and reports any damage.
 func (rr *recReader) nextSlow(alloc bool) (Record, error) {
+	var version uint64
+	if rr.versions {
+		v, err := rr.readUvarint("version")
+		if err != nil {
+			return Record{}, err
+		}
+		if v > rr.maxVersion {
+			return Record{}, streamErrorf("record version %d is after the snapshot's version %d", v, rr.maxVersion)
+		}
+		version = v
+	}
 	kl, err := rr.uvarint("key", rr.maxKey)
 	if err != nil {
 		return Record{}, err
@@ -155,7 +177,7 @@ func (rr *recReader) nextSlow(alloc bool) (Record, error) {
 		if err := rr.skip(vl, "value"); err != nil {
 			return Record{}, err
 		}
-		return Record{Key: rr.scratch[:k]}, nil
+		return Record{Key: rr.scratch[:k], Version: version}, nil
 	}
 	m := make([]byte, i, min(uint64(i)+vl, uint64(i)+uint64(len(rr.buf))))
 	copy(m, rr.scratch)
@@ -163,34 +185,42 @@ func (rr *recReader) nextSlow(alloc bool) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	return Record{Key: m[:k:k], Index: m[k:i:i], Value: m[i:]}, nil
+	return Record{Key: m[:k:k], Index: m[k:i:i], Value: m[i:], Version: version}, nil
 }
 
 // uvarint reads a length prefix of the field what and checks it against
 // limit.
 func (rr *recReader) uvarint(what string, limit uint64) (uint64, error) {
-	var x uint64
-	var s uint
-	for i := 0; ; i++ {
-		if rr.r == rr.w && !rr.fill() {
-			return 0, rr.midRecord(what + " length")
-		}
-		c := rr.buf[rr.r]
-		rr.r++
-		if i == binary.MaxVarintLen64-1 && c > 1 {
-			return 0, streamErrorf("bad %s length prefix: more than 64 bits", what)
-		}
-		if c < 0x80 {
-			x |= uint64(c) << s
-			break
-		}
-		x |= uint64(c&0x7f) << s
-		s += 7
+	x, err := rr.readUvarint(what + " length")
+	if err != nil {
+		return 0, err
 	}
 	if x > limit {
 		return 0, streamErrorf("%s length %d exceeds the limit of %d bytes", what, x, limit)
 	}
 	return x, nil
+}
+
+// readUvarint reads an unsigned varint, the field what.
+func (rr *recReader) readUvarint(what string) (uint64, error) {
+	var x uint64
+	var s uint
+	for i := 0; ; i++ {
+		if rr.r == rr.w && !rr.fill() {
+			return 0, rr.midRecord(what)
+		}
+		c := rr.buf[rr.r]
+		rr.r++
+		if i == binary.MaxVarintLen64-1 && c > 1 {
+			return 0, streamErrorf("bad %s prefix: more than 64 bits", what)
+		}
+		if c < 0x80 {
+			x |= uint64(c) << s
+			return x, nil
+		}
+		x |= uint64(c&0x7f) << s
+		s += 7
+	}
 }
 
 // appendN appends the next n bytes of the stream to dst. When dst must

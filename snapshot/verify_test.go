@@ -48,7 +48,7 @@ func TestVerify_EncoderBuiltDamage(t *testing.T) {
 		{"footer-count", build(h, recs, func(f *snaptest.File) { twelve := uint64(12); f.FooterCount = &twelve }), footerAt + 16,
 			[]string{"footer count 12 differs from header count 10"}},
 		{"unknown-format", build(snapshot.Header{Format: 7, Version: 9, Count: 10}, recs, nil), 8,
-			[]string{"unknown format version 7 (this build reads 1)"}},
+			[]string{"unknown format version 7 (this build reads 1 and 2)"}},
 		{"torn-record", build(h, recs[:9], func(f *snaptest.File) { f.Tail = []byte{4, 'u', 's', 'e'} }), snapshot.HeaderSize,
 			[]string{"record 9", "ends inside the record, in its key: truncated"}},
 		{"garbage-appended", append(bytes.Clone(good), "some garbage after the footer"...), snapshot.HeaderSize,
@@ -132,6 +132,7 @@ func assemble(h snapshot.Header, flags uint64, stream []byte, f footerFields) []
 func rawStream(recs []snapshot.Record) []byte {
 	var b []byte
 	for _, r := range recs {
+		b = binary.AppendUvarint(b, r.Version)
 		b = binary.AppendUvarint(b, uint64(len(r.Key)))
 		b = append(b, r.Key...)
 		b = binary.AppendUvarint(b, uint64(len(r.Index)))
@@ -147,7 +148,7 @@ func rawStream(recs []snapshot.Record) []byte {
 // zstd frames reads, and that cutting it at a frame boundary, which zstd
 // cannot notice, is caught by the footer.
 func TestFormat_MatchesDocumentation(t *testing.T) {
-	recs := userRecords(12, 300)
+	recs := withVersions(userRecords(12, 300), 1234)
 	h := snapshot.Header{Format: snapshot.FormatVersion, StoreID: testStoreID, Version: 1234, Count: 300}
 	written := encode(t, h, recs, nil)
 	stream := written[snapshot.HeaderSize : len(written)-snapshot.FooterSize]

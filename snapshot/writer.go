@@ -69,8 +69,11 @@ func (s *streamWriter) Write(p []byte) (int, error) {
 
 // NewEncoder writes the header h to w and returns an Encoder for the
 // records. h.Format 0 means FormatVersion; any other value is written as
-// given (Write refuses it). h.Count is written as given, whatever number of
-// records follow.
+// given (Write refuses an unknown one; tests use it to build files of an
+// unknown format). Records are encoded in format 1 when h.Format is
+// FormatV1 (their Version is dropped), else in the current format. h.Count
+// is written as given, whatever number of records follow, and record
+// versions are not checked against h.Version.
 //
 // The Encoder buffers: w receives the bytes late, the last of them in
 // Close. Close neither syncs nor closes w.
@@ -91,7 +94,7 @@ func newEncoder(w io.Writer, h Header, lim settings) (*Encoder, error) {
 		w:     bufio.NewWriterSize(w, writeBufferSize),
 		lim:   lim,
 		h:     h,
-		stage: make([]byte, 0, stageSize+2*binary.MaxVarintLen64),
+		stage: make([]byte, 0, stageSize+4*binary.MaxVarintLen64),
 	}
 	e.cw = &streamWriter{w: e.w}
 	var hb [HeaderSize]byte
@@ -116,6 +119,9 @@ func (e *Encoder) Add(r Record) error {
 	}
 	if what := e.lim.oversize(r); what != "" {
 		return fmt.Errorf("%w: %s", ErrTooLarge, what)
+	}
+	if e.h.Format != FormatV1 {
+		e.stage = binary.AppendUvarint(e.stage, r.Version)
 	}
 	e.stage = binary.AppendUvarint(e.stage, uint64(len(r.Key)))
 	e.stage = append(e.stage, r.Key...)
@@ -245,10 +251,12 @@ func (e *Encoder) Count() uint64 { return e.count }
 // dir/FileName(h.Version) and returns its path and size.
 //
 // recs must yield exactly h.Count records in strictly ascending key order,
-// each within the Options limits; otherwise Write returns an error wrapping
-// ErrCount, ErrOrder or ErrTooLarge that names the record at fault, and
-// leaves no file. h.Format must be 0 or FormatVersion (else ErrFormat). dir
-// must exist.
+// each within the Options limits and none with a Version after h.Version;
+// otherwise Write returns an error wrapping ErrCount, ErrOrder, ErrTooLarge
+// or ErrVersion that names the record at fault, and leaves no file.
+// h.Format must be 0 or FormatVersion, or FormatV1 for a file an older
+// build can read (the records' versions are then not stored; else
+// ErrFormat). dir must exist.
 //
 // The file is written under the temporary name FileName+TempSuffix,
 // fsynced, closed, renamed to its final name (replacing any file of that
@@ -266,7 +274,7 @@ func Write(dir string, h Header, recs iter.Seq[Record], opts *Options) (path str
 	switch h.Format {
 	case 0:
 		h.Format = FormatVersion
-	case FormatVersion:
+	case FormatVersion, FormatV1:
 	default:
 		return "", 0, fmt.Errorf("%w: %d", ErrFormat, h.Format)
 	}
@@ -305,8 +313,8 @@ func Write(dir string, h Header, recs iter.Seq[Record], opts *Options) (path str
 		return "", 0, err
 	}
 	defer enc.abort() // releases the zstd encoder if Close is not reached
-	if err := addAll(enc, h.Count, recs); err != nil {
-		if errors.Is(err, ErrOrder) || errors.Is(err, ErrCount) || errors.Is(err, ErrTooLarge) {
+	if err := addAll(enc, h, recs); err != nil {
+		if errors.Is(err, ErrOrder) || errors.Is(err, ErrCount) || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrVersion) {
 			return "", 0, err // the records are at fault, not the file
 		}
 		return "", 0, fileErr("write", tmp, err)
@@ -338,9 +346,11 @@ func Write(dir string, h Header, recs iter.Seq[Record], opts *Options) (path str
 }
 
 // addAll adds recs to enc, checking that they come in strictly ascending
-// key order, that each fits the limits, and that there are exactly count
-// of them. Any other error is one of writing the file.
-func addAll(enc *Encoder, count uint64, recs iter.Seq[Record]) error {
+// key order, that each fits the limits, that there are exactly h.Count of
+// them and that none is newer than h.Version. Any other error is one of
+// writing the file.
+func addAll(enc *Encoder, h Header, recs iter.Seq[Record]) error {
+	count := h.Count
 	var prev []byte // copy of the previous key: recs may reuse its buffers
 	var n uint64
 	for r := range recs {
@@ -352,6 +362,9 @@ func addAll(enc *Encoder, count uint64, recs iter.Seq[Record]) error {
 		}
 		if what := enc.lim.oversize(r); what != "" {
 			return fmt.Errorf("%w: record %d: %s", ErrTooLarge, n, what)
+		}
+		if r.Version > h.Version {
+			return fmt.Errorf("%w: record %d (key %q) has version %d, the snapshot %d", ErrVersion, n, clip(r.Key), r.Version, h.Version)
 		}
 		if err := enc.Add(r); err != nil {
 			return err

@@ -22,18 +22,18 @@ func TestWrite_RoundTrip(t *testing.T) {
 		name string
 		recs []snapshot.Record
 	}{
-		{"users", userRecords(3, 2000)},
-		{"fixed", fixedRecords(3, 2000, 300)},
+		{"users", withVersions(userRecords(3, 2000), 77)},
+		{"fixed", withVersions(fixedRecords(3, 2000, 300), 77)},
 		{"empty-fields", []snapshot.Record{
 			{Key: []byte{}, Index: []byte{}, Value: []byte{}},
-			{Key: []byte("a"), Index: nil, Value: nil},
+			{Key: []byte("a"), Index: nil, Value: nil, Version: 77},
 			{Key: []byte("b"), Index: []byte("x"), Value: nil},
 		}},
 		// Values larger than the reader's buffer and the encoder's stage
 		// take the slow paths.
 		{"large-values", []snapshot.Record{
 			{Key: []byte("k1"), Index: []byte("i1"), Value: bytes.Repeat([]byte("v"), 1<<20+17)},
-			{Key: []byte("k2"), Index: bytes.Repeat([]byte("i"), 60<<10), Value: []byte("small")},
+			{Key: []byte("k2"), Index: bytes.Repeat([]byte("i"), 60<<10), Value: []byte("small"), Version: 70},
 			{Key: bytes.Repeat([]byte("k3"), 30<<10), Index: []byte("i3"), Value: bytes.Repeat([]byte{0, 1, 2}, 200<<10)},
 			{Key: []byte("k4"), Index: []byte("i4"), Value: []byte("after")},
 		}},
@@ -129,6 +129,8 @@ func TestWrite_RejectsBadInput(t *testing.T) {
 	dup[6] = dup[5]
 	big := slices.Clone(recs)
 	big[3].Value = make([]byte, 2000)
+	newer := slices.Clone(recs)
+	newer[4].Version = 6 // the snapshot is version 5
 	for _, tc := range []struct {
 		name  string
 		h     snapshot.Header
@@ -143,7 +145,8 @@ func TestWrite_RejectsBadInput(t *testing.T) {
 		{"too-many", snapshot.Header{Count: 9}, recs, nil, snapshot.ErrCount, "more than the header's 9"},
 		{"none-for-one", snapshot.Header{Count: 1}, nil, nil, snapshot.ErrCount, "0 records"},
 		{"value-too-large", snapshot.Header{Count: 10}, big, &snapshot.Options{MaxValueSize: 1000}, snapshot.ErrTooLarge, "record 3: value of 2000 bytes, limit 1000"},
-		{"format", snapshot.Header{Format: 2, Count: 10}, recs, nil, snapshot.ErrFormat, "2"},
+		{"format", snapshot.Header{Format: 3, Count: 10}, recs, nil, snapshot.ErrFormat, "3"},
+		{"record-newer-than-snapshot", snapshot.Header{Count: 10}, newer, nil, snapshot.ErrVersion, "record 4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -163,6 +166,29 @@ func TestWrite_RejectsBadInput(t *testing.T) {
 			}
 			assertOnlyFiles(t, dir)
 		})
+	}
+}
+
+// TestWrite_FormatV1 writes a file of the first format on request: it
+// reads back with every record at Version 0, as format 1 stores none.
+func TestWrite_FormatV1(t *testing.T) {
+	recs := withVersions(userRecords(4, 100), 9)
+	p, _, err := snapshot.Write(t.TempDir(), snapshot.Header{Format: snapshot.FormatV1, Version: 9, Count: 100}, seqOf(recs), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, got, err := readAll(p, nil)
+	if err != nil || h.Format != snapshot.FormatV1 {
+		t.Fatalf("read: %+v, %v", h, err)
+	}
+	want := slices.Clone(recs)
+	for i := range want {
+		want[i].Version = 0
+	}
+	equalRecords(t, want, got)
+	info, err := snapshot.Verify(p, nil)
+	if err != nil || info.RawBytes != rawSizeV1(recs) {
+		t.Fatalf("Verify: %+v, %v; want %d raw bytes", info, err, rawSizeV1(recs))
 	}
 }
 

@@ -49,8 +49,17 @@
 //	| 1 byte | uvarint   |                              | 4 bytes BE|
 //	+--------+-----------+------------------------------+-----------+
 //
-//	op (put):    | 0x01 | uvarint klen | key | uvarint ilen | index | uvarint vlen | value |
-//	op (delete): | 0x02 | uvarint klen | key |
+//	op (put):           | 0x01 | uvarint klen | key | uvarint ilen | index | uvarint vlen | value |
+//	op (delete):        | 0x02 | uvarint klen | key |
+//	op (delete-record): | 0x03 | uvarint klen | key | uvarint ilen | index | uvarint vlen | value | uvarint version |
+//
+// A delete-record op removes the record with key, like a delete, and also
+// carries the record it removed: its index key, value and the version of
+// the commit that last wrote it (0 if unknown), so that a reader of the
+// log (the change feed) can say what went away. Writers use it for every
+// delete; the shorter delete op is what builds before it wrote, and still
+// decodes and replays. A build that predates delete-record reports a log
+// holding one as an unknown op kind, never misreads it.
 //
 // Every uvarint is in its shortest form (a longer one is rejected, so a
 // record has exactly one encoding); the op count may be zero.
@@ -64,5 +73,6 @@
 // # Returned slices
 //
 // Ops passed to Replay's callback alias bbolt's memory-mapped pages and are
-// valid only during the call; copy what you keep.
+// valid only during the call; copy what you keep. The ops Read returns are
+// copies: they belong to the caller and stay valid.
 package wal

@@ -31,6 +31,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			{Kind: wal.OpDelete, Key: []byte("a")},
 			{Kind: wal.OpPut, Key: []byte("b"), Index: []byte("c"), Value: []byte("d")},
 			{Kind: wal.OpDelete, Key: []byte("e")},
+			{Kind: wal.OpDeleteRecord, Key: []byte("f"), Index: []byte("g"), Value: []byte("h"), Version: 1 << 20},
 		}},
 	}
 	for _, s := range seeds {
@@ -62,7 +63,7 @@ func checkDecode(t *testing.T, version uint64, data []byte) {
 		return
 	}
 	for i, op := range ops {
-		if op.Kind != wal.OpPut && op.Kind != wal.OpDelete {
+		if op.Kind != wal.OpPut && op.Kind != wal.OpDelete && op.Kind != wal.OpDeleteRecord {
 			t.Fatalf("op %d has kind %v", i, op.Kind)
 		}
 	}

@@ -11,9 +11,15 @@ import (
 const (
 	// RecordFormat is the first byte of every record value.
 	RecordFormat byte = 1
-	// OpPut and OpDelete are the op kind bytes.
+	// OpPut, OpDelete and OpDeleteRecord are the op kind bytes.
 	OpPut    OpKind = 1
 	OpDelete OpKind = 2
+	// OpDeleteRecord is a delete that also carries the record it removed
+	// (index key, value and the version that wrote it), so that a reader
+	// of the log learns what went away without the state before it.
+	// Writers use it for every delete; OpDelete records, written before it
+	// existed, still decode.
+	OpDeleteRecord OpKind = 3
 	// crcSize is the size of the trailing CRC32C.
 	crcSize = 4
 )
@@ -23,22 +29,31 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // OpKind says what an Op does.
 type OpKind byte
 
-// String returns "put" or "delete".
+// String returns "put", "delete" or "delete-record".
 func (k OpKind) String() string {
 	switch k {
 	case OpPut:
 		return "put"
 	case OpDelete:
 		return "delete"
+	case OpDeleteRecord:
+		return "delete-record"
 	}
 	return fmt.Sprintf("op(%d)", byte(k))
 }
 
-// Op is one change inside a record. Delete ops carry only Key.
+// Op is one change inside a record. OpDelete ops carry only Key;
+// OpDeleteRecord ops carry the removed record: Key, Index, Value and, in
+// Version, the version of the commit that last wrote it.
 type Op struct {
 	Kind              OpKind
 	Key, Index, Value []byte
+	Version           uint64 // OpDeleteRecord only: the removed record's version
 }
+
+// IsDelete reports whether op removes a record (OpDelete or
+// OpDeleteRecord).
+func (op Op) IsDelete() bool { return op.Kind == OpDelete || op.Kind == OpDeleteRecord }
 
 // errShort and friends are decode failures; DecodeRecord's caller wraps
 // them into a corruption error naming the file and version.
@@ -58,9 +73,12 @@ func AppendRecord(dst []byte, version uint64, ops []Op) []byte {
 func AppendOp(dst []byte, op Op) []byte {
 	dst = append(dst, byte(op.Kind))
 	dst = appendBytes(dst, op.Key)
-	if op.Kind == OpPut {
+	if op.Kind == OpPut || op.Kind == OpDeleteRecord {
 		dst = appendBytes(dst, op.Index)
 		dst = appendBytes(dst, op.Value)
+	}
+	if op.Kind == OpDeleteRecord {
+		dst = binary.AppendUvarint(dst, op.Version)
 	}
 	return dst
 }
@@ -150,6 +168,22 @@ func DecodeRecord(version uint64, b []byte) ([]Op, error) {
 			if op.Key, off, err = readBytes(payload, off); err != nil {
 				return nil, fmt.Errorf("op %d (delete) at offset %d: key: %w", i, opOff, err)
 			}
+		case OpDeleteRecord:
+			if op.Key, off, err = readBytes(payload, off); err != nil {
+				return nil, fmt.Errorf("op %d (delete-record) at offset %d: key: %w", i, opOff, err)
+			}
+			if op.Index, off, err = readBytes(payload, off); err != nil {
+				return nil, fmt.Errorf("op %d (delete-record) at offset %d: index: %w", i, opOff, err)
+			}
+			if op.Value, off, err = readBytes(payload, off); err != nil {
+				return nil, fmt.Errorf("op %d (delete-record) at offset %d: value: %w", i, opOff, err)
+			}
+			v, k := readUvarint(payload[off:])
+			if k <= 0 {
+				return nil, fmt.Errorf("op %d (delete-record) at offset %d: bad version at offset %d", i, opOff, off)
+			}
+			op.Version = v
+			off += k
 		default:
 			return nil, fmt.Errorf("op %d at offset %d: unknown op kind %d", i, opOff, byte(op.Kind))
 		}

@@ -36,11 +36,12 @@ func uvarint(x uint64) []byte { return binary.AppendUvarint(nil, x) }
 
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
-// smallOps is a record with one put and one delete.
+// smallOps is a record with one put and one delete of each kind.
 func smallOps() []wal.Op {
 	return []wal.Op{
 		{Kind: wal.OpPut, Key: []byte("k1"), Index: []byte("i1"), Value: []byte("v1")},
 		{Kind: wal.OpDelete, Key: []byte("k2")},
+		{Kind: wal.OpDeleteRecord, Key: []byte("k3"), Index: []byte("i3"), Value: []byte("v3"), Version: 300},
 	}
 }
 
@@ -56,12 +57,19 @@ func opsEqual(t *testing.T, got, want []wal.Op) {
 		if g.Kind != w.Kind || !bytes.Equal(g.Key, w.Key) {
 			t.Fatalf("op %d: got %v %q, want %v %q", i, g.Kind, g.Key, w.Kind, w.Key)
 		}
-		if w.Kind == wal.OpPut && (!bytes.Equal(g.Index, w.Index) || !bytes.Equal(g.Value, w.Value)) {
+		if (w.Kind == wal.OpPut || w.Kind == wal.OpDeleteRecord) && (!bytes.Equal(g.Index, w.Index) || !bytes.Equal(g.Value, w.Value)) {
 			t.Fatalf("op %d: got index %q value of %d bytes, want %q and %d bytes",
 				i, g.Index, len(g.Value), w.Index, len(w.Value))
 		}
 		if w.Kind == wal.OpDelete && (len(g.Index) != 0 || len(g.Value) != 0) {
 			t.Fatalf("op %d: delete decoded with index %q value %q", i, g.Index, g.Value)
+		}
+		wantVersion := uint64(0)
+		if w.Kind == wal.OpDeleteRecord {
+			wantVersion = w.Version
+		}
+		if g.Version != wantVersion {
+			t.Fatalf("op %d: %v decoded with version %d, want %d", i, g.Kind, g.Version, wantVersion)
 		}
 	}
 }
@@ -83,6 +91,9 @@ func TestRecord_RoundTrip(t *testing.T) {
 	}{
 		{"put", []wal.Op{{Kind: wal.OpPut, Key: []byte("k"), Index: []byte("i"), Value: []byte("v")}}},
 		{"delete", []wal.Op{{Kind: wal.OpDelete, Key: []byte("k")}}},
+		{"delete-record", []wal.Op{{Kind: wal.OpDeleteRecord, Key: []byte("k"), Index: []byte("i"), Value: []byte("v"), Version: 1 << 40}}},
+		{"empty delete-record", []wal.Op{{Kind: wal.OpDeleteRecord}}},
+		{"delete-record of a version-0 record", []wal.Op{{Kind: wal.OpDeleteRecord, Key: []byte("k"), Version: 0}}},
 		{"put+delete", smallOps()},
 		{"empty put", []wal.Op{{Kind: wal.OpPut}}},
 		{"empty delete", []wal.Op{{Kind: wal.OpDelete}}},
@@ -165,23 +176,42 @@ func TestRecord_ZeroOps(t *testing.T) {
 }
 
 // TestRecord_Golden pins the on-disk format: these bytes are on users'
-// disks and must decode the same forever.
+// disks and must decode the same forever. The first record is one that
+// builds before the delete-record op wrote (a plain delete); the second
+// holds every op kind.
 func TestRecord_Golden(t *testing.T) {
-	const golden = "01" + // format
-		"02" + // op count
-		"01" + "026b31" + "026931" + "027631" + // put k1 i1 v1
-		"02" + "026b32" + // delete k2
-		"9243c194" // CRC32C(BE(42) || above), big-endian
-	rec := wal.AppendRecord(nil, 42, smallOps())
-	if got := hex.EncodeToString(rec); got != golden {
-		t.Fatalf("encoding changed:\n got %s\nwant %s", got, golden)
+	for _, tc := range []struct {
+		name   string
+		golden string
+		ops    []wal.Op
+	}{
+		{"put-delete", "01" + // format
+			"02" + // op count
+			"01" + "026b31" + "026931" + "027631" + // put k1 i1 v1
+			"02" + "026b32" + // delete k2
+			"9243c194", // CRC32C(BE(42) || above), big-endian
+			smallOps()[:2]},
+		{"put-delete-deleterecord", "01" + // format
+			"03" + // op count
+			"01" + "026b31" + "026931" + "027631" + // put k1 i1 v1
+			"02" + "026b32" + // delete k2
+			"03" + "026b33" + "026933" + "027633" + "ac02" + // delete-record k3 i3 v3, version 300
+			"95a6c5f4", // CRC32C(BE(42) || above), big-endian
+			smallOps()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := wal.AppendRecord(nil, 42, tc.ops)
+			if got := hex.EncodeToString(rec); got != tc.golden {
+				t.Fatalf("encoding changed:\n got %s\nwant %s", got, tc.golden)
+			}
+			want, _ := hex.DecodeString(tc.golden)
+			ops, err := wal.DecodeRecord(42, want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opsEqual(t, ops, tc.ops)
+		})
 	}
-	want, _ := hex.DecodeString(golden)
-	ops, err := wal.DecodeRecord(42, want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opsEqual(t, ops, smallOps())
 }
 
 // TestDecodeRecord_Aliasing: the ops alias the input, but with their
@@ -204,7 +234,7 @@ func TestDecodeRecord_Aliasing(t *testing.T) {
 }
 
 func TestOpKind_String(t *testing.T) {
-	for k, want := range map[wal.OpKind]string{wal.OpPut: "put", wal.OpDelete: "delete", 9: "op(9)"} {
+	for k, want := range map[wal.OpKind]string{wal.OpPut: "put", wal.OpDelete: "delete", wal.OpDeleteRecord: "delete-record", 9: "op(9)"} {
 		if got := k.String(); got != want {
 			t.Errorf("OpKind(%d).String() = %q, want %q", byte(k), got, want)
 		}
@@ -275,7 +305,10 @@ func TestDecodeRecord_Malformed(t *testing.T) {
 		{"format 2", cat([]byte{2}, uvarint(2), put, del), "format"},
 		{"format 255", cat([]byte{255}, uvarint(2), put, del), "format"},
 		{"op kind 0", cat([]byte{wal.RecordFormat}, uvarint(1), []byte{0}, uvarint(1), []byte("k")), "kind"},
-		{"op kind 3", cat([]byte{wal.RecordFormat}, uvarint(1), []byte{3}, uvarint(1), []byte("k")), "kind"},
+		{"op kind 4", cat([]byte{wal.RecordFormat}, uvarint(1), []byte{4}, uvarint(1), []byte("k")), "kind"},
+		{"delete-record without version", cat([]byte{wal.RecordFormat}, uvarint(1), []byte{byte(wal.OpDeleteRecord)}, uvarint(1), []byte("k"), uvarint(0), uvarint(0)), "version"},
+		{"delete-record version not minimal", cat([]byte{wal.RecordFormat}, uvarint(1), []byte{byte(wal.OpDeleteRecord)}, uvarint(1), []byte("k"), uvarint(0), uvarint(0), []byte{0x81, 0x00}), "version"},
+		{"delete-record value runs past the end", cat([]byte{wal.RecordFormat}, uvarint(1), []byte{byte(wal.OpDeleteRecord)}, uvarint(1), []byte("k"), uvarint(0), uvarint(9), []byte("v")), "past"},
 		{"op kind 255 after a good op", cat([]byte{wal.RecordFormat}, uvarint(2), put, []byte{255}, uvarint(1), []byte("k")), "kind"},
 		{"op count 3 for 2 ops", cat([]byte{wal.RecordFormat}, uvarint(3), put, del), ""},
 		{"op count 2 for 1 op", cat([]byte{wal.RecordFormat}, uvarint(2), put), ""},

@@ -348,6 +348,96 @@ func (l *Log) Replay(from uint64, fn func(version uint64, ops []Op) error) (last
 	return last, err
 }
 
+// ErrTruncated is returned (wrapped, naming the versions) by Read when the
+// record asked for was deleted by Truncate: the log now starts after it.
+var ErrTruncated = errors.New("wal: version no longer in the log")
+
+// Logged is one record read back by Read. Its ops alias memory that
+// belongs to the caller and stays valid for as long as it is referenced.
+type Logged struct {
+	Version uint64
+	Ops     []Op
+}
+
+// Read returns the records of versions from to to (inclusive), in version
+// order, in one short read transaction. It stops at to, at the end of the
+// log, or after the first record that brings the total of their encoded
+// bytes to maxBytes or more (it always returns at least one record when
+// the log holds from), so that a reader far behind takes the log in
+// bounded steps and never holds a long bbolt transaction. Nothing at or
+// after from (or from > to) gives no records and no error.
+//
+// If the first record at or after from is a later version and the log
+// holds nothing before it, from was truncated away: Read returns an error
+// wrapping ErrTruncated. If the log does hold something before it, a
+// record is missing: a *dberr.CorruptionError. So is a gap between the
+// records read, a bad CRC or a record that does not decode.
+func (l *Log) Read(from, to uint64, maxBytes int) (recs []Logged, err error) {
+	defer l.guard(&err)
+	type raw struct {
+		version uint64
+		data    []byte
+	}
+	var raws []raw
+	err = l.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(logBucket)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		if from > to {
+			return nil
+		}
+		k, v := c.Seek(versionKey(from))
+		if k == nil {
+			return nil
+		}
+		first, err := l.keyVersion(k)
+		if err != nil {
+			return err
+		}
+		if first != from {
+			if pk, _ := c.Prev(); pk == nil {
+				return fmt.Errorf("%w: version %d was truncated (the log starts at %d)", ErrTruncated, from, first)
+			}
+			return dberr.AtVersion(l.path, from, "version gap: record %d is missing (next record is %d)", from, first)
+		}
+		want, total := from, 0
+		for ; k != nil && (len(raws) == 0 || total < maxBytes); k, v = c.Next() {
+			ver, err := l.keyVersion(k)
+			if err != nil {
+				return err
+			}
+			if ver > to {
+				break
+			}
+			if ver != want {
+				return dberr.AtVersion(l.path, want, "version gap: record %d is missing (next record is %d)", want, ver)
+			}
+			// v lives in bbolt's mapping, valid only in this transaction.
+			raws = append(raws, raw{ver, bytes.Clone(v)})
+			total += len(v)
+			want++
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrTruncated) {
+			return nil, err
+		}
+		return nil, l.wrap("read", err)
+	}
+	recs = make([]Logged, len(raws))
+	for i, r := range raws {
+		ops, err := DecodeRecord(r.version, r.data)
+		if err != nil {
+			return nil, dberr.AtVersion(l.path, r.version, "%v", err)
+		}
+		recs[i] = Logged{Version: r.version, Ops: ops}
+	}
+	return recs, nil
+}
+
 // Truncate deletes every record with a version <= upTo, in transactions of
 // a bounded size.
 func (l *Log) Truncate(upTo uint64) (err error) {

@@ -796,3 +796,73 @@ func TestErrors_OnePrefixOnePath(t *testing.T) {
 		})
 	}
 }
+
+// TestRead: Read returns contiguous records from its start, in steps of a
+// bounded size, copied out of the file; a start the log truncated away is
+// ErrTruncated, a missing record with records before it is corruption.
+func TestRead(t *testing.T) {
+	path := walPath(t)
+	l := openLog(t, path, nil)
+	appendRange(t, l, 1, 20, 7)
+
+	var got []uint64
+	for next := uint64(3); ; {
+		recs, err := l.Read(next, 20, 100) // a few records per step
+		if err != nil {
+			t.Fatalf("Read(%d): %v", next, err)
+		}
+		if len(recs) == 0 {
+			break
+		}
+		if len(recs) > 10 {
+			t.Fatalf("Read(%d, 100 bytes) returned %d records", next, len(recs))
+		}
+		for _, r := range recs {
+			got = append(got, r.Version)
+			opsEqual(t, r.Ops, opsFor(r.Version))
+		}
+		next = recs[len(recs)-1].Version + 1
+	}
+	if want := fmt.Sprint(seq(3, 20)); fmt.Sprint(got) != want {
+		t.Fatalf("Read gave %v, want %v", got, want)
+	}
+	one, err := l.Read(5, 20, 0)
+	if err != nil || len(one) != 1 || one[0].Version != 5 {
+		t.Fatalf("Read(5, 0) = %d records, %v; want version 5 alone", len(one), err)
+	}
+	// The ops are copies: they outlive the transaction and a Truncate.
+	if err := l.Truncate(10); err != nil {
+		t.Fatal(err)
+	}
+	opsEqual(t, one[0].Ops, opsFor(5))
+
+	if _, err := l.Read(4, 20, 1<<20); !errors.Is(err, wal.ErrTruncated) {
+		t.Fatalf("Read(4) after Truncate(10) = %v, want ErrTruncated", err)
+	}
+	if recs, err := l.Read(11, 20, 1<<20); err != nil || len(recs) != 10 {
+		t.Fatalf("Read(11) after Truncate(10) = %d records, %v; want 10", len(recs), err)
+	}
+	if recs, err := l.Read(21, 30, 1<<20); err != nil || len(recs) != 0 {
+		t.Fatalf("Read(21) past the end = %d records, %v; want none", len(recs), err)
+	}
+	if recs, err := l.Read(12, 14, 1<<20); err != nil || len(recs) != 3 || recs[2].Version != 14 {
+		t.Fatalf("Read(12, 14) = %d records, %v; want 12-14", len(recs), err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rawUpdate(t, path, func(b *bolt.Bucket) error { return b.Delete(vkey(15)) })
+	l = openLog(t, path, nil)
+	_, err = l.Read(12, 20, 1<<20)
+	corruptionAt(t, err, path, 15)
+	_, err = l.Read(15, 20, 1<<20)
+	corruptionAt(t, err, path, 15)
+}
+
+func seq(from, to uint64) []uint64 {
+	var s []uint64
+	for v := from; v <= to; v++ {
+		s = append(s, v)
+	}
+	return s
+}

@@ -297,10 +297,10 @@ func FuzzParseLine(f *testing.F) {
 		}
 		again, err := parseLine(appendJSONRecord(nil, r))
 		if err != nil {
-			t.Fatalf("parseLine(%q) = %q, whose export line does not parse: %v", line, r, err)
+			t.Fatalf("parseLine(%q) = {%q %q %q}, whose export line does not parse: %v", line, r.Key, r.Index, r.Value, err)
 		}
 		if !bytes.Equal(again.Key, r.Key) || !bytes.Equal(again.Index, r.Index) || !bytes.Equal(again.Value, r.Value) {
-			t.Fatalf("round trip of %q: %q became %q", line, r, again)
+			t.Fatalf("round trip of %q: {%q %q %q} became {%q %q %q}", line, r.Key, r.Index, r.Value, again.Key, again.Index, again.Value)
 		}
 	})
 }

@@ -91,7 +91,7 @@ func TestAppendJSONRecord(t *testing.T) {
 			t.Fatalf("parseLine(%s): %v", line, err)
 		}
 		if !bytes.Equal(got.Key, r.Key) || !bytes.Equal(got.Index, r.Index) || !bytes.Equal(got.Value, r.Value) {
-			t.Errorf("round trip of %q gave %q", r, got)
+			t.Errorf("round trip of {%q %q %q} gave {%q %q %q}", r.Key, r.Index, r.Value, got.Key, got.Index, got.Value)
 		}
 	}
 	if got := string(appendJSONRecord(nil, db.Record{Key: []byte("\xff"), Index: []byte("i"), Value: nil})); got != `{"key_b64":"/w==","index":"i","value":""}` {

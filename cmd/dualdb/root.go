@@ -46,6 +46,7 @@ Exit codes:
 		newImportCmd(),
 		newCheckpointCmd(),
 		newRepairCmd(),
+		newWatchCmd(),
 		newStressCmd(),
 		newTortureCmd(),
 		newVersionCmd(),

@@ -97,15 +97,16 @@ type StoreState struct {
 	OpenErr  string // why not
 	Version  uint64
 	Records  map[string]Rec
-	Findings []string // invariant and Verify findings
-	Panicked bool     // Open, a read or Verify panicked (or the checker process died)
+	Versions map[string]uint64 // key -> Record.Version
+	Findings []string          // invariant and Verify findings
+	Panicked bool              // Open, a read or Verify panicked (or the checker process died)
 }
 
 // ReadStore opens the store in dir read-only (as a crashed process left
-// it: nothing is written), reads every record, checks the invariants, and
-// runs db.Verify. A store that does not open is reported in OpenErr.
+// it: nothing is written), reads every record, checks the invariants and
+// the change feed (CheckFeed), and runs db.Verify. A store that does not open is reported in OpenErr.
 func ReadStore(dir string) (st *StoreState) {
-	st = &StoreState{Records: map[string]Rec{}}
+	st = &StoreState{Records: map[string]Rec{}, Versions: map[string]uint64{}}
 	defer func() {
 		// A panic on a damaged file breaks invariant 5 (a corrupt file is
 		// reported, never loaded): report it as what it is.
@@ -128,8 +129,10 @@ func ReadStore(dir string) (st *StoreState) {
 	st.Version = s.Version()
 	for r := range s.Ascend(nil, nil) {
 		st.Records[string(r.Key)] = Rec{Index: string(r.Index), Value: string(r.Value)}
+		st.Versions[string(r.Key)] = r.Version
 	}
 	st.Findings = append(st.Findings, CheckSnapshot(s, 20)...)
+	st.Findings = append(st.Findings, CheckFeed(d, dir, 20)...)
 	if err := d.Close(); err != nil {
 		st.Findings = append(st.Findings, fmt.Sprintf("close after a read-only open: %v", err))
 	}
@@ -154,7 +157,7 @@ func ReadStore(dir string) (st *StoreState) {
 // does (recovery removes what a crash left), reads every record, checks
 // the invariants and that no temporary file is left, and closes it.
 func ReadStoreRW(dir string) (st *StoreState) {
-	st = &StoreState{Records: map[string]Rec{}}
+	st = &StoreState{Records: map[string]Rec{}, Versions: map[string]uint64{}}
 	d, err := OpenNoPanic(dir, &db.Options{CheckpointEvery: -1})
 	if err != nil {
 		st.Panicked = errors.Is(err, ErrPanic)
@@ -166,6 +169,7 @@ func ReadStoreRW(dir string) (st *StoreState) {
 	st.Version = s.Version()
 	for r := range s.Ascend(nil, nil) {
 		st.Records[string(r.Key)] = Rec{Index: string(r.Index), Value: string(r.Value)}
+		st.Versions[string(r.Key)] = r.Version
 	}
 	st.Findings = append(st.Findings, CheckSnapshot(s, 20)...)
 	left, err := Leftovers(dir)

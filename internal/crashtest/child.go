@@ -40,6 +40,7 @@ type Config struct {
 	MaxRun             time.Duration // the child stops by itself after this; default 60s
 	NoSync             bool          // db.Options.NoSync (only for tests of the harness itself)
 	LieAck             bool          // acknowledge before calling the store: a broken child the harness must catch
+	LieVersion         bool          // report every commit's version one too high: a broken child the harness must catch
 	Check              string        // "ro" or "rw": instead of the workload, check the store and print a StoreState as JSON
 }
 
@@ -247,13 +248,44 @@ func execute(d *db.DB, in *Intent) error {
 	})
 }
 
+// commitVersion returns the version of the commit of in, which just
+// returned nil, read from a record it left (Record.Version), or 0 if it
+// left none (all its puts were skipped or deleted again). No other writer
+// touches in's keys, so the record read is the one in wrote.
+func commitVersion(d *db.DB, in *Intent) uint64 {
+	for j := len(in.Steps) - 1; j >= 0; j-- {
+		s := in.Steps[j]
+		if s.Del {
+			continue
+		}
+		r, err := d.Get([]byte(s.Key))
+		if err == nil && string(r.Value) == Value(in.Writer, in.Seq, j, s.VSize) {
+			return r.Version
+		}
+	}
+	return 0
+}
+
+// ack reports that in returned nil, with its commit's version if known.
+func ack(d *db.DB, rep *reporter, in *Intent, lie bool) {
+	v := commitVersion(d, in)
+	switch {
+	case v == 0:
+		rep.line("A %s %d", in.Writer, in.Seq)
+	case lie:
+		rep.line("A %s %d v%d", in.Writer, in.Seq, v+1)
+	default:
+		rep.line("A %s %d v%d", in.Writer, in.Seq, v)
+	}
+}
+
 // report runs in and reports it: the intent before, the result after.
-func report(d *db.DB, rep *reporter, in *Intent, ranges [][3]int) string {
+func report(d *db.DB, rep *reporter, in *Intent, ranges [][3]int, lieVersion bool) string {
 	rep.line("%s", FormatIntent(in, ranges))
 	err := execute(d, in)
 	res := classify(err)
 	if res == ResOK {
-		rep.line("A %s %d", in.Writer, in.Seq)
+		ack(d, rep, in, lieVersion)
 	} else {
 		rep.line("F %s %d %s %s", in.Writer, in.Seq, res, oneLine(err))
 	}
@@ -293,7 +325,7 @@ func (w *writer) run(stop <-chan struct{}) {
 				return
 			}
 		} else {
-			res = report(w.d, w.rep, in, nil)
+			res = report(w.d, w.rep, in, nil, w.cfg.LieVersion)
 		}
 		switch {
 		case res == ResUnknown:
@@ -485,7 +517,7 @@ func loadBallast(cfg Config, d *db.DB, rep *reporter, have int, stop <-chan stru
 			rep.line("F %s %d %s %s", in.Writer, in.Seq, res, oneLine(err))
 			return
 		}
-		rep.line("A %s %d", in.Writer, in.Seq)
+		ack(d, rep, in, cfg.LieVersion)
 		have = to
 	}
 }

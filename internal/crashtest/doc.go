@@ -20,7 +20,9 @@
 // also while it opens the store and while it writes a checkpoint — and then
 // checks the store on disk:
 //
-//   - every acknowledged commit is there with its value (else: lost);
+//   - every acknowledged commit is there with its value (else: lost), and
+//     each record it left carries its version as Record.Version (the child
+//     reports the version with the acknowledgement);
 //   - the operation in flight is either wholly applied or not at all (else:
 //     partial);
 //   - the store's version is exactly the number of commits that took a
@@ -28,6 +30,11 @@
 //   - the store's invariants hold: both orders strictly ascending, the
 //     same records both ways, the index a bijection (own scans and
 //     Snapshot.Check), and db.Verify finds nothing;
+//   - the change feed survives: replayed from the state the WAL continues,
+//     the changes db.Changes yields give exactly the recovered records
+//     and their versions (CheckFeed), so every recovered version, every
+//     acknowledged one among them, is in the feed with the ops that made
+//     it;
 //   - every operation's reported result (ok, conflict, not found) is the one
 //     the model predicts.
 //

@@ -47,6 +47,8 @@ type Totals struct {
 	WrongResults      int // results that differ from the model's
 	Invariant         int // invariant and Verify findings
 	VersionMismatch   int // reopened versions that differ from the number of commits
+	RecordVersions    int // recovered records whose Version is not the one their acknowledged commit reported
+	VersionsChecked   int // recovered records whose Version was checked against their acknowledged commit
 	ChildOpenFailures int // a child could not open the store
 	Unopenable        int // a store that did not open after the cut
 	KillsInOpen       int // cuts that hit Open (and recovery)
@@ -61,15 +63,15 @@ type Totals struct {
 
 // Findings returns the number of defects counted in t.
 func (t Totals) Findings() int {
-	return t.Lost + t.Partial + t.WrongResults + t.Invariant + t.VersionMismatch + t.ChildOpenFailures + t.Unopenable + t.Races
+	return t.Lost + t.Partial + t.WrongResults + t.Invariant + t.VersionMismatch + t.RecordVersions + t.ChildOpenFailures + t.Unopenable + t.Races
 }
 
 func (t Totals) String() string {
 	return fmt.Sprintf("cycles=%d stores=%d acked=%d commits=%d refused=%d unknown=%d in-flight applied=%d dropped=%d "+
-		"lost=%d partial=%d wrong-results=%d invariant=%d version-mismatch=%d child-open-failures=%d unopenable=%d "+
+		"lost=%d partial=%d wrong-results=%d invariant=%d version-mismatch=%d record-versions=%d (of %d checked) child-open-failures=%d unopenable=%d "+
 		"kills: open=%d (first open %d) checkpoint=%d writing=%d; checkpoints=%d (errors %d) read-write-checks=%d",
 		t.Cycles, t.Stores, t.Acked, t.Commits, t.Refused, t.Unknown, t.InFlightApplied, t.InFlightDropped,
-		t.Lost, t.Partial, t.WrongResults, t.Invariant, t.VersionMismatch, t.ChildOpenFailures, t.Unopenable,
+		t.Lost, t.Partial, t.WrongResults, t.Invariant, t.VersionMismatch, t.RecordVersions, t.VersionsChecked, t.ChildOpenFailures, t.Unopenable,
 		t.KillsInOpen, t.KillsInFirstOpen, t.KillsInCheckpoint, t.KillsWhileWriting, t.Checkpoints, t.CheckpointErrors, t.ReadWriteChecks)
 }
 
@@ -91,6 +93,7 @@ type Harness struct {
 	dir                        string
 	parts                      map[string]*Part   // writer -> exact state after every acknowledged operation
 	pending                    map[string]*Intent // writer -> operation in flight (intent seen, no definite result)
+	keyVersions                map[string]uint64  // key -> version of the acknowledged commit that last put it, where reported
 	version                    uint64             // versions taken by the commits known to be applied
 	opened                     bool               // an Open of this store returned: its creation is acknowledged
 	cycle                      int
@@ -123,6 +126,7 @@ func (h *Harness) newStore() error {
 	}
 	h.parts = map[string]*Part{}
 	h.pending = map[string]*Intent{}
+	h.keyVersions = map[string]uint64{}
 	h.version = 0
 	h.opened = false
 	return nil
@@ -407,6 +411,7 @@ func (h *Harness) apply(ev Event, add func(string, ...any), killed bool) {
 		p := h.part(ev.Writer)
 		if ev.Type == 'A' {
 			res, versioned := p.Apply(in)
+			h.noteVersions(p, in, ev.Version)
 			h.Totals.Acked++
 			if versioned {
 				h.Totals.Commits++
@@ -433,6 +438,51 @@ func (h *Harness) apply(ev Event, add func(string, ...any), killed bool) {
 		}
 		h.Totals.ChildOpenFailures++
 		add("the child failed: %s", ev.Msg)
+	}
+}
+
+// noteVersions records, for each key in touched, the version of its
+// acknowledged commit (version, 0 if the child did not report it): p is
+// the partition with in applied. A key in left untouched keeps its
+// version, a key it deleted has none.
+func (h *Harness) noteVersions(p *Part, in *Intent, version uint64) {
+	wrote := fmt.Sprintf("%s.%d", in.Writer, in.Seq)
+	for _, s := range in.Steps {
+		r, ok := p.ByKey[s.Key]
+		switch {
+		case !ok:
+			delete(h.keyVersions, s.Key)
+		case seqOf(r.Value) == wrote:
+			if version == 0 {
+				delete(h.keyVersions, s.Key) // written, version not reported
+			} else {
+				h.keyVersions[s.Key] = version
+			}
+		}
+	}
+}
+
+// checkVersions compares the Record.Version of every recovered record that
+// is still as its acknowledged commit wrote it with that commit's version.
+// Keys the operations in flight touch are forgotten: whether those applied
+// is decided by the records, and their versions were never reported.
+func (h *Harness) checkVersions(st *StoreState, add func(string, ...any)) {
+	for k, want := range h.keyVersions {
+		r, ok := st.Records[k]
+		w, _, _ := strings.Cut(k, "/")
+		if !ok || h.part(w).ByKey[k] != r {
+			continue // lost or changed: reported by the record checks
+		}
+		h.Totals.VersionsChecked++
+		if got := st.Versions[k]; got != want {
+			h.Totals.RecordVersions++
+			add("record %q: Record.Version %d after recovery; its acknowledged commit had version %d", k, got, want)
+		}
+	}
+	for _, in := range h.pending {
+		for _, s := range in.Steps {
+			delete(h.keyVersions, s.Key)
+		}
 	}
 }
 
@@ -477,6 +527,7 @@ func (h *Harness) check(add func(string, ...any)) {
 		p.ByKey[k] = r
 		p.ByIndex[r.Index] = k
 	}
+	h.checkVersions(st, add)
 	writers := slices.Sorted(maps.Keys(h.parts))
 	for w := range got {
 		if h.parts[w] == nil {
@@ -525,6 +576,11 @@ func (h *Harness) check(add func(string, ...any)) {
 		}
 		h.diff(w, want, alt, have, in, add)
 		h.parts[w] = have
+		for k := range h.keyVersions {
+			if strings.HasPrefix(k, w+"/") {
+				delete(h.keyVersions, k) // the model starts again from what the store holds
+			}
+		}
 	}
 	h.pending = map[string]*Intent{}
 	if st.Version >= h.version && st.Version <= h.version+uint64(ambiguous) {
@@ -643,6 +699,9 @@ func CheckStore(cmd *exec.Cmd, dir, mode string) *StoreState {
 	if st.Records == nil {
 		st.Records = map[string]Rec{}
 	}
+	if st.Versions == nil {
+		st.Versions = map[string]uint64{}
+	}
 	return st
 }
 
@@ -667,7 +726,7 @@ func (h *Harness) readWriteCheck(ro *StoreState, add func(string, ...any)) {
 			st.Version, len(st.Records), ro.Version, len(ro.Records))
 	}
 	for k, r := range st.Records {
-		if want, ok := ro.Records[k]; !ok || want != r {
+		if want, ok := ro.Records[k]; !ok || want != r || st.Versions[k] != ro.Versions[k] {
 			h.Totals.Invariant++
 			add("read-write reopen: record %q differs from the read-only open's", k)
 			break

@@ -15,7 +15,8 @@ import (
 //	S <pid>                                  started, before Open
 //	O <version> <nanoseconds>                Open returned; the store is at version
 //	I <writer> <seq> <kind> <step>...        intent: the operation is about to be called
-//	A <writer> <seq>                         the operation returned nil
+//	A <writer> <seq> [v<version>]            the operation returned nil; the version of
+//	                                         its commit, if it left a record it wrote
 //	F <writer> <seq> <result> <message>      the operation returned an error
 //	C b <n>                                  explicit checkpoint n begins
 //	C e <n> <version> <nanoseconds> [error]  explicit checkpoint n returned
@@ -36,7 +37,7 @@ type Event struct {
 	Seq     uint64
 	Result  string // F: the result class
 	Msg     string // F, X, V: text; C e: the error, if any
-	Version uint64 // O, C e
+	Version uint64 // O, C e; A: the commit's version, 0 if not reported
 	Nanos   int64  // O, C e
 	Begin   bool   // C: b (true) or e (false)
 	N       int    // C: checkpoint number
@@ -137,12 +138,21 @@ func ParseLine(line string) (Event, error) {
 		}
 		ev.Intent, ev.Writer, ev.Seq = in, in.Writer, in.Seq
 	case 'A', 'F':
-		if len(f) < 3 || (ev.Type == 'F' && len(f) < 4) {
+		if len(f) < 3 || (ev.Type == 'F' && len(f) < 4) || (ev.Type == 'A' && len(f) > 4) {
 			return bad()
 		}
 		ev.Writer = f[1]
 		if ev.Seq, err = strconv.ParseUint(f[2], 10, 64); err != nil {
 			return bad()
+		}
+		if ev.Type == 'A' && len(f) == 4 {
+			v, ok := strings.CutPrefix(f[3], "v")
+			if !ok {
+				return bad()
+			}
+			if ev.Version, err = strconv.ParseUint(v, 10, 64); err != nil {
+				return bad()
+			}
 		}
 		if ev.Type == 'F' {
 			ev.Result = f[3]

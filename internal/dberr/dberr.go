@@ -83,6 +83,9 @@ func (e *ConflictError) Error() string {
 // Unwrap makes errors.Is(err, ErrConflict) true.
 func (e *ConflictError) Unwrap() error { return ErrConflict }
 
+// ErrDuplicateKey is returned when one PutAll names a key twice.
+var ErrDuplicateKey = errors.New("dualdb: key given twice in one batch")
+
 // ErrNotFound is returned when a key or index key is not in the store.
 var ErrNotFound = errors.New("dualdb: not found")
 

@@ -26,7 +26,9 @@ func records(n int) []snapshot.Record {
 func TestFile_EditsKeepTheFileSound(t *testing.T) {
 	recs := records(4)
 	last := recs[3]
-	var tail []byte
+	last.Version = 2
+	// A record of the current format: its version, then the three fields.
+	tail := binary.AppendUvarint(nil, last.Version)
 	for _, b := range [][]byte{last.Key, last.Index, last.Value} {
 		tail = binary.AppendUvarint(tail, uint64(len(b)))
 		tail = append(tail, b...)
@@ -42,7 +44,7 @@ func TestFile_EditsKeepTheFileSound(t *testing.T) {
 		t.Fatalf("count %d, want 4", info.Count)
 	}
 	got := snaptest.Load(t, path)
-	if len(got.Records) != 4 || string(got.Records[3].Key) != string(last.Key) {
+	if len(got.Records) != 4 || string(got.Records[3].Key) != string(last.Key) || got.Records[3].Version != last.Version {
 		t.Fatalf("read back %d records, last %q", len(got.Records), got.Records[len(got.Records)-1].Key)
 	}
 }
