@@ -149,6 +149,25 @@ func TestAPI(t *testing.T) {
 		if g, _ := c.GetByIndex(bg, f[0].httpAddr, "alice@example.com", "linearizable"); g.Code != http.StatusNotFound {
 			t.Errorf("index of the key the txn deleted still resolves: %d %s", g.Code, g.Raw)
 		}
+		// A swap of two index keys is one txn of two puts: consecutive
+		// puts apply as one PutAll, which frees the keys its records give up.
+		r, err = c.Txn(bg, f[0].httpAddr, []cluster.Op{
+			{Op: "put", Key: "t1", Index: "t2@x", Value: "1"},
+			{Op: "put", Key: "t2", Index: "t1@x", Value: "2"},
+		})
+		if err != nil || r.Code != 200 {
+			t.Fatalf("swap txn = %d %s, %v; want 200", r.Code, r.Raw, err)
+		}
+		if g, _ := c.GetByIndex(bg, f[1].httpAddr, "t1@x", "linearizable"); g.Code != 200 || g.Key != "t2" {
+			t.Errorf("after the swap, index t1@x = %d %s; want key t2", g.Code, g.Raw)
+		}
+		r, _ = c.Txn(bg, f[1].httpAddr, []cluster.Op{
+			{Op: "put", Key: "t1", Index: "a@x", Value: "1"},
+			{Op: "put", Key: "t1", Index: "b@x", Value: "2"},
+		})
+		if r.Code != http.StatusBadRequest {
+			t.Errorf("txn putting one key twice in a run = %d %s; want 400", r.Code, r.Raw)
+		}
 		r, _ = c.Txn(bg, f[1].httpAddr, []cluster.Op{{Op: "delete", Key: "t1"}, {Op: "delete", Key: "missing"}})
 		if r.Code != http.StatusNotFound {
 			t.Errorf("txn deleting a missing key = %d %s; want 404", r.Code, r.Raw)

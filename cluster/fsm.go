@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -113,24 +114,33 @@ func (f *fsm) Apply(l *raft.Log) any {
 			return &applyResult{Version: l.Index, Err: fmt.Errorf("undecodable command at index %d: %v", l.Index, err)}
 		}
 		res := &applyResult{Version: l.Index}
-		// Ops apply in order, all or nothing. (With Tx.PutAll, a run of
-		// puts becomes one PutAll, so that a batch may hand index keys
-		// between its own records in any order.)
+		// Ops apply in order, all or nothing. A run of consecutive puts is
+		// one Tx.PutAll, so that a batch may hand index keys between its
+		// own records in any order (a swap of two index keys is two puts).
 		err = f.rep.Apply(l.Index, func(tx *db.Tx) error {
-			for i, op := range ops {
+			for i := 0; i < len(ops); {
 				var err error
-				switch op.Kind {
+				n := 1
+				switch ops[i].Kind {
 				case wal.OpPut:
-					err = tx.Put(op.Key, op.Index, op.Value)
+					for i+n < len(ops) && ops[i+n].Kind == wal.OpPut {
+						n++
+					}
+					recs := make([]db.Record, n)
+					for j, op := range ops[i : i+n] {
+						recs[j] = db.Record{Key: op.Key, Index: op.Index, Value: op.Value}
+					}
+					err = tx.PutAll(recs...)
 				case wal.OpDelete:
-					err = tx.Delete(op.Key)
+					err = tx.Delete(ops[i].Key)
 				default:
-					err = fmt.Errorf("unknown op kind %d", op.Kind)
+					err = fmt.Errorf("unknown op kind %d", ops[i].Kind)
 				}
 				if err != nil {
-					res.OpIndex = i
+					res.OpIndex = refusedOp(ops, i, n, err)
 					return err
 				}
+				i += n
 			}
 			return nil
 		})
@@ -331,4 +341,18 @@ func StateHash(s *db.Snapshot) string {
 	}
 	h.Write(b)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// refusedOp names the op of ops[i:i+n] that err refused: the record a
+// *db.ConflictError names, else the first op of the run.
+func refusedOp(ops []wal.Op, i, n int, err error) int {
+	var ce *db.ConflictError
+	if errors.As(err, &ce) {
+		for j := i; j < i+n; j++ {
+			if bytes.Equal(ops[j].Key, ce.Key) {
+				return j
+			}
+		}
+	}
+	return i
 }

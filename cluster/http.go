@@ -91,8 +91,11 @@ func putBytes(m map[string]any, name string, b []byte) {
 	}
 }
 
+// recordJSON is the answer for one record read at the store version
+// version: "version" is that version, "record_version" the commit that last
+// wrote the record (its raft index).
 func recordJSON(r db.Record, version uint64) map[string]any {
-	m := map[string]any{"version": version}
+	m := map[string]any{"version": version, "record_version": r.Version}
 	putBytes(m, "key", r.Key)
 	putBytes(m, "index", r.Index)
 	putBytes(m, "value", r.Value)
@@ -211,8 +214,9 @@ func (n *Node) handleDelete(w http.ResponseWriter, r *http.Request) {
 // handleTxn applies a list of puts and deletes atomically: in order, all
 // or none. An op that fails (an index key owned by a record outside the
 // transaction, a delete of a missing key) refuses the whole transaction.
-// (When Tx.PutAll is available, consecutive puts become one PutAll, which
-// lets a batch hand index keys between its own records in any order.)
+// Consecutive puts apply as one Tx.PutAll: index keys the run's own
+// records give up are free for it, so swapping two index keys is one
+// transaction of two puts.
 func (n *Node) handleTxn(w http.ResponseWriter, r *http.Request) {
 	body, ok := readBody(w, r)
 	if !ok {
@@ -248,6 +252,14 @@ func (n *Node) handleTxn(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				writeError(w, http.StatusBadRequest, fmt.Sprintf("op %d: %v", i, err), "op", i)
 				return
+			}
+			// Consecutive puts apply as one PutAll, which refuses a key
+			// named twice: say so before the transaction reaches the log.
+			for j := len(ops) - 1; j >= 0 && ops[j].Kind == wal.OpPut; j-- {
+				if bytes.Equal(ops[j].Key, key) {
+					writeError(w, http.StatusBadRequest, fmt.Sprintf("op %d: key %q is put twice in one run of puts (ops %d and %d), which apply as one PutAll", i, key, j, i), "op", i)
+					return
+				}
 			}
 			ops = append(ops, wal.Op{Kind: wal.OpPut, Key: key, Index: index, Value: value})
 		case "delete":
@@ -291,7 +303,7 @@ func (n *Node) write(w http.ResponseWriter, ops []wal.Op) {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, ErrOutcomeUnknown):
 		writeError(w, StatusOutcomeUnknown, "outcome unknown", "detail", err.Error())
-	case errors.Is(err, db.ErrTooLarge), errors.Is(err, db.ErrEmptyKey):
+	case errors.Is(err, db.ErrTooLarge), errors.Is(err, db.ErrEmptyKey), errors.Is(err, db.ErrDuplicateKey):
 		writeError(w, http.StatusBadRequest, err.Error(), "version", version)
 	default:
 		writeError(w, http.StatusInternalServerError, err.Error(), "version", version)

@@ -81,9 +81,25 @@ func linApply(p *crashtest.Part, in linIn) (*crashtest.Part, linOut) {
 		}
 		return q, linOut{Res: "ok"}
 	case 't':
+		// In order, all or nothing; a run of consecutive puts is one
+		// PutAll, as the FSM applies it.
 		q := p.Clone()
-		for _, s := range in.Steps {
-			if !applyStep(q, in.G, s) {
+		for i := 0; i < len(in.Steps); {
+			s := in.Steps[i]
+			if s.Del {
+				if !applyStep(q, in.G, s) {
+					return p, linOut{Res: "refused"}
+				}
+				i++
+				continue
+			}
+			var keys []string
+			var recs []crashtest.Rec
+			for ; i < len(in.Steps) && !in.Steps[i].Del; i++ {
+				keys = append(keys, linKey(in.G, in.Steps[i].K))
+				recs = append(recs, crashtest.Rec{Index: linIndex(in.G, in.Steps[i].X), Value: in.Steps[i].V})
+			}
+			if !q.PutAll(keys, recs) {
 				return p, linOut{Res: "refused"}
 			}
 		}
@@ -221,6 +237,9 @@ func linGen(r *rand.Rand, groups int, tag string) linIn {
 		in.Op, in.V = 't', ""
 		for i := range 2 {
 			s := linStep{Del: r.IntN(4) == 0, K: r.IntN(linKeys), X: r.IntN(linIndexes)}
+			if i == 1 && !s.Del && !in.Steps[0].Del && s.K == in.Steps[0].K {
+				s.K = (s.K + 1) % linKeys // a run of puts names each key once (else 400, before the log)
+			}
 			if !s.Del {
 				s.V = fmt.Sprintf("%s.%d", tag, i)
 			}

@@ -80,7 +80,7 @@ func (r *Replica) Apply(version uint64, fn func(tx *Tx) error) (err error) {
 	if version <= cur.version {
 		return fmt.Errorf("%w: asked to apply version %d at version %d", ErrVersionOrder, version, cur.version)
 	}
-	tx := &Tx{d: r.d, idx: r.head}
+	tx := &Tx{d: r.d, idx: r.head, version: version}
 	ok := false
 	defer func() {
 		tx.done = true

@@ -47,6 +47,40 @@ func (p *Part) Put(key, index, value string) (ok bool) {
 	return true
 }
 
+// PutAll applies puts as one step, as db.Tx.PutAll does: index keys the
+// batch's own records give up are free for it. ok is false (and nothing
+// changes) when a key is named twice, or when an index key would end up
+// owned twice: by a record outside the batch or by two of the batch.
+func (p *Part) PutAll(keys []string, recs []Rec) (ok bool) {
+	inBatch := map[string]bool{}
+	for _, k := range keys {
+		if inBatch[k] {
+			return false
+		}
+		inBatch[k] = true
+	}
+	taken := map[string]bool{}
+	for _, r := range recs {
+		if taken[r.Index] {
+			return false
+		}
+		taken[r.Index] = true
+		if owner, had := p.ByIndex[r.Index]; had && !inBatch[owner] {
+			return false
+		}
+	}
+	for _, k := range keys {
+		if old, had := p.ByKey[k]; had {
+			delete(p.ByIndex, old.Index)
+		}
+	}
+	for i, k := range keys {
+		p.ByKey[k] = recs[i]
+		p.ByIndex[recs[i].Index] = k
+	}
+	return true
+}
+
 // Delete applies a delete; ok is false when key is absent.
 func (p *Part) Delete(key string) (ok bool) {
 	old, had := p.ByKey[key]
