@@ -2,6 +2,7 @@ package db
 
 import (
 	"bufio"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -86,6 +87,9 @@ type liveState struct {
 //	/v1/scan?by=key|index&from=&to=&limit=&reverse=  JSON lines, at most ScanMaxLimit
 //	/v1/export           every record as JSON lines, the format of `dualdb export`
 //	/v1/backup           the Backup file (application/octet-stream); one at a time
+//	/v1/changes?from=V&follow=1  the change feed after V as JSON lines (AppendChangeJSON):
+//	                     up to the version of the request's start, or, with
+//	                     follow=1, then every new commit until the client leaves
 //	POST /v1/checkpoint  {"version": N}
 //
 // Every answer read at a version carries it in the X-Dualdb-Version
@@ -118,6 +122,7 @@ var adminRoutes = map[string]adminRoute{
 	"/v1/scan":       {http.MethodGet, []string{"by", "from", "from_b64", "to", "to_b64", "limit", "reverse"}, (*DB).serveScan},
 	"/v1/export":     {http.MethodGet, nil, (*DB).serveExport},
 	"/v1/backup":     {http.MethodGet, nil, (*DB).serveBackup},
+	"/v1/changes":    {http.MethodGet, []string{"from", "follow"}, (*DB).serveChanges},
 	"/v1/checkpoint": {http.MethodPost, nil, (*DB).serveCheckpoint},
 }
 
@@ -132,7 +137,7 @@ func (h adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				hint = fmt.Sprintf(" (is the handler mounted without http.StripPrefix(%q, ...)?)", r.URL.Path[:i])
 			}
 		}
-		adminError(w, http.StatusNotFound, "no such route %q%s; routes: /v1/status, /v1/inspect, /v1/verify, /v1/get, /v1/scan, /v1/export, /v1/backup, /v1/checkpoint", r.URL.Path, hint)
+		adminError(w, http.StatusNotFound, "no such route %q%s; routes: /v1/status, /v1/inspect, /v1/verify, /v1/get, /v1/scan, /v1/export, /v1/backup, /v1/changes, /v1/checkpoint", r.URL.Path, hint)
 		return
 	}
 	if r.Method != rt.method {
@@ -432,6 +437,94 @@ func (d *DB) serveBackup(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := st.flush(); err != nil {
 		st.abort(d, "backup", err)
+	}
+}
+
+// serveChanges streams the change feed after ?from= (default 0). Without
+// follow=1 it ends at the version current when the request began, as
+// `dualdb watch` on a stopped store does; with it, it goes on until the
+// client leaves. A version the WAL no longer holds is 410 Gone before
+// anything is sent; an error once lines are sent cuts the connection, so
+// a client never takes a cut feed for a whole one.
+func (d *DB) serveChanges(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var from uint64
+	if v := q.Get("from"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			adminError(w, http.StatusBadRequest, "from: %q is not a version (a whole number)", v)
+			return
+		}
+		from = n
+	}
+	follow := false
+	switch v := q.Get("follow"); v {
+	case "", "0", "false":
+	case "1", "true":
+		follow = true
+	default:
+		adminError(w, http.StatusBadRequest, "follow: %q is neither 1 nor 0", v)
+		return
+	}
+	last := d.Version()
+	setVersion(w, last)
+	if !follow && from >= last {
+		newStream(w, mediaNDJSON) // nothing after from: an empty answer
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	var st *stream
+	var line []byte
+	for c, err := range d.Changes(ctx, from) {
+		if err != nil {
+			if st == nil {
+				code := http.StatusInternalServerError
+				switch {
+				case errors.Is(err, ErrCompacted):
+					code = http.StatusGone
+				case errors.Is(err, ErrClosed):
+					code = http.StatusServiceUnavailable
+				case r.Context().Err() != nil:
+					return // the client left
+				}
+				adminError(w, code, "changes: %v", err)
+				return
+			}
+			if r.Context().Err() != nil || (!follow && errors.Is(err, context.Canceled)) {
+				break
+			}
+			st.abort(d, "changes", err)
+		}
+		if st == nil {
+			st = newStream(w, mediaNDJSON)
+		}
+		if !follow && c.Version > last {
+			break
+		}
+		line = AppendChangeJSON(line[:0], c)
+		if err := st.write(line); err != nil {
+			st.abort(d, "changes", err)
+		}
+		if follow || c.Version == last {
+			// A follower sees each commit as it comes; the last line of a
+			// bounded answer goes out at once.
+			if err := st.flush(); err != nil {
+				st.abort(d, "changes", err)
+			}
+			if err := st.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				st.abort(d, "changes", err)
+			}
+		}
+		if !follow && c.Version >= last {
+			break
+		}
+	}
+	if st == nil {
+		return // the client left before the first change
+	}
+	if err := st.flush(); err != nil {
+		st.abort(d, "changes", err)
 	}
 }
 
