@@ -57,6 +57,9 @@ const (
 	// HeaderRecords is a trailer of /v1/export and /v1/scan: the number of
 	// records written. Its presence says the stream is complete.
 	HeaderRecords = "X-Dualdb-Records"
+	// HeaderLen is a header of /v1/scan: the number of records in the
+	// version the scan reads, whatever its range and limit.
+	HeaderLen = "X-Dualdb-Len"
 
 	mediaJSON   = "application/json"
 	mediaNDJSON = "application/x-ndjson"
@@ -84,6 +87,7 @@ type liveState struct {
 //	/v1/verify           VerifyReport: invariants of the live version, the snapshot files, the WAL
 //	/v1/get?key=K        one record as a JSON line, or 404; also index=, key_b64=, index_b64=
 //	/v1/scan?by=key|index&from=&to=&limit=&reverse=  JSON lines, at most ScanMaxLimit
+//	                     (the X-Dualdb-Len header: the records of the version read)
 //	/v1/export           every record as JSON lines, the format of `dualdb export`
 //	/v1/backup           the Backup file (application/octet-stream); one at a time
 //	POST /v1/checkpoint  {"version": N}
@@ -364,6 +368,7 @@ func (d *DB) serveScan(w http.ResponseWriter, r *http.Request) {
 		seq = s.Ascend(from, to)
 	}
 	setVersion(w, s.version)
+	w.Header().Set(HeaderLen, strconv.Itoa(s.Len()))
 	w.Header().Set("Trailer", HeaderTruncated+", "+HeaderNext+", "+HeaderRecords)
 	st := newStream(w, mediaNDJSON)
 	n, truncated := 0, false

@@ -246,6 +246,9 @@ func TestHandler_Scan(t *testing.T) {
 		if a.trailer.Get(db.HeaderTruncated) != "false" {
 			t.Fatalf("scan %s: trailer %s = %q, want false", c2.q, db.HeaderTruncated, a.trailer.Get(db.HeaderTruncated))
 		}
+		if got, want := a.header.Get(db.HeaderLen), fmt.Sprint(s.Len()); got != want {
+			t.Fatalf("scan %s: header %s = %q, want the store's %s records", c2.q, db.HeaderLen, got, want)
+		}
 	}
 
 	// Paging by limit and the next-key trailer walks the whole index.

@@ -33,6 +33,11 @@ another process.`,
 }
 
 func runCheckpoint(stdout, stderr io.Writer, dir string) (err error) {
+	if ls, err := findLive(dir, stderr); err != nil {
+		return err
+	} else if ls != nil {
+		return ls.checkpoint(stdout, stderr)
+	}
 	d, err := openStore(dir, false, false, stderr)
 	if err != nil {
 		return err

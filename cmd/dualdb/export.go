@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/internal/jsonl"
 	"github.com/spf13/cobra"
 )
 
@@ -43,6 +44,11 @@ complete, so an export that fails leaves no partial FILE.`,
 }
 
 func runExport(stdout, stderr io.Writer, dir, out string) (err error) {
+	if ls, err := findLive(dir, stderr); err != nil {
+		return err
+	} else if ls != nil {
+		return ls.export(stdout, stderr, out)
+	}
 	d, err := openStore(dir, true, false, stderr)
 	if err != nil {
 		return err
@@ -67,7 +73,7 @@ func exportTo(w io.Writer, s *db.Snapshot) (int, error) {
 	var line []byte
 	n := 0
 	for r := range s.Ascend(nil, nil) {
-		line = append(appendJSONRecord(line[:0], r), '\n')
+		line = append(jsonl.AppendRecord(line[:0], r.Key, r.Index, r.Value), '\n')
 		if _, err := bw.Write(line); err != nil {
 			return n, err
 		}

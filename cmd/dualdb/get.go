@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/internal/jsonl"
 	"github.com/spf13/cobra"
 )
 
@@ -67,6 +68,11 @@ missing store).`,
 }
 
 func runGet(stdout, stderr io.Writer, dir string, q []byte, byIndex, asJSON bool) (err error) {
+	if ls, err := findLive(dir, stderr); err != nil {
+		return err
+	} else if ls != nil {
+		return ls.get(stdout, stderr, q, byIndex, asJSON)
+	}
 	d, err := openStore(dir, true, false, stderr)
 	if err != nil {
 		return err
@@ -92,7 +98,7 @@ func runGet(stdout, stderr io.Writer, dir string, q []byte, byIndex, asJSON bool
 		return wrapErr(err, "get")
 	}
 	if asJSON {
-		_, err = stdout.Write(append(appendJSONRecord(nil, r), '\n'))
+		_, err = stdout.Write(append(jsonl.AppendRecord(nil, r.Key, r.Index, r.Value), '\n'))
 		return err
 	}
 	return printRecord(stdout, r)

@@ -33,7 +33,7 @@ writer.`,
   dualdb inspect ./dualdb-demo --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runInspect(cmd.OutOrStdout(), args[0], asJSON)
+			return runInspect(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], asJSON)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -80,7 +80,12 @@ type fileJSON struct {
 	Bytes int64  `json:"bytes"`
 }
 
-func runInspect(stdout io.Writer, dir string, asJSON bool) error {
+func runInspect(stdout, stderr io.Writer, dir string, asJSON bool) error {
+	if ls, err := findLive(dir, stderr); err != nil {
+		return err
+	} else if ls != nil {
+		return ls.inspect(stdout, stderr, asJSON)
+	}
 	if err := requireDir(dir); err != nil {
 		return err
 	}

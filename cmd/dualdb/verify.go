@@ -90,6 +90,13 @@ type findingJSON struct {
 }
 
 func runVerify(stdout, stderr io.Writer, target string, o verifyFlags) error {
+	if o.snapshot == "" {
+		if ls, err := findLive(target, stderr); err != nil {
+			return err
+		} else if ls != nil {
+			return ls.verify(stdout, stderr, target, o)
+		}
+	}
 	bar := newProgress(stderr, "checking files", false, 300*time.Millisecond)
 	if bar != nil && o.snapshot == "" {
 		bar.then = "loading the store to check invariants"
