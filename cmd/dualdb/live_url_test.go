@@ -1,0 +1,206 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/internal/gen"
+	bolt "go.etcd.io/bbolt"
+)
+
+// bigStore returns the directory of a closed store of n users, more than
+// one /v1/scan answer holds when n > db.ScanMaxLimit.
+func bigStore(t *testing.T, n int) string {
+	t.Helper()
+	dir, d := newStore(t)
+	for from := 1; from <= n; from += 1000 {
+		err := d.Update(func(tx *db.Tx) error {
+			for id := from; id < from+1000 && id <= n; id++ {
+				u := gen.NewUser(fixtureSeed, uint64(id))
+				if err := tx.Put(u.Key, u.Email, u.Value); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// mountHandler serves d's operator API under /debug/dualdb on a test
+// HTTP server, as an application would, and returns its URL.
+func mountHandler(t *testing.T, h http.Handler) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/debug/dualdb/", http.StripPrefix("/debug/dualdb", h))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/debug/dualdb"
+}
+
+// Given the URL of a handler mounted by an application, every command
+// prints what it prints offline on a copy of the store; scans longer than
+// one answer of /v1/scan come out of one version too.
+func TestLive_URL(t *testing.T) {
+	src := bigStore(t, db.ScanMaxLimit+50)
+	dir := filepath.Join(t.TempDir(), "store")
+	other := filepath.Join(t.TempDir(), "store") // same length
+	copyStore(t, src, dir)
+	copyStore(t, src, other)
+	d, err := db.Open(dir, &db.Options{NoAdminSocket: true, CheckpointEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	u := mountHandler(t, d.Handler())
+	for _, args := range [][]string{
+		{"inspect", "$DIR"}, {"inspect", "$DIR", "--json"}, {"verify", "$DIR", "--json"},
+		{"get", "$DIR", "user:0000000042"}, {"get", "$DIR", "--index", "nobody@example.com"},
+		{"scan", "$DIR", "--limit", "3"},
+		{"scan", "$DIR", "--by", "index", "--reverse"}, // more than one answer: read from /v1/export
+		{"scan", "$DIR", "--json", "--from", "user:0000000100", "--limit", "10001"},
+		{"scan", "$DIR", "--by", "index", "--from", "m", "--to", "c", "--reverse", "--json"},
+		// Ranges of more than one answer whose bounds are keys of the store.
+		{"scan", "$DIR", "--reverse", "--from", "user:0000010040", "--to", "user:0000000005", "--json"},
+		{"scan", "$DIR", "--from", "user:0000000005", "--to", "user:0000010040"},
+		{"export", "$DIR"},
+		{"backup", "$DIR", "-o", "-"},
+	} {
+		live := runCLI(t, "", expand(args, u)...)
+		if !strings.Contains(live.stderr, "dualdb: live: process "+fmt.Sprint(os.Getpid())+" holds store "+dir+"; answered through "+u+" at version "+fmt.Sprint(d.Version())+"\n") {
+			t.Fatalf("%v: no live line naming this process and %s:\n%s", args, u, live.stderr)
+		}
+		off := runCLI(t, "", expand(args, other)...)
+		if off.code != live.code || strings.ReplaceAll(off.stdout, other, dir) != live.stdout {
+			t.Fatalf("%v: live (exit %d) and offline (exit %d) differ:\n--- live\n%.3000s--- offline\n%.3000s%s",
+				args, live.code, off.code, live.stdout, off.stdout, off.stderr)
+		}
+	}
+}
+
+// A URL that does not answer, answers something else than the operator
+// API, or answers with errors, gives exit 2 and a message that says so;
+// so does an answer cut short.
+func TestLive_BadURLs(t *testing.T) {
+	dir := usersStore(t)
+	d, err := db.Open(dir, &db.Options{NoAdminSocket: true, CheckpointEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	real := d.Handler()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String() + "/debug/dualdb"
+	_ = ln.Close() // nothing listens there now
+
+	html := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "<html><body>Welcome</body></html>")
+	}))
+	defer html.Close()
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "<h1>502 Bad Gateway</h1>", http.StatusBadGateway)
+	}))
+	defer broken.Close()
+	// The real API, except that some routes fail as a damaged or
+	// misbehaving process might.
+	failing := mountHandler(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/inspect":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprint(w, `{"error": "inspect: disk on fire"}`)
+		case "/v1/export":
+			// Lines, but no trailer: the stream ended early.
+			w.Header().Set(db.HeaderVersion, "6")
+			fmt.Fprint(w, `{"key":"a","index":"b","value":"c"}`+"\n")
+		case "/v1/get":
+			w.Header().Set(db.HeaderVersion, "6")
+			fmt.Fprint(w, `{"key":"a","index":"b","value":"c","extra":1}`+"\n")
+		default:
+			real.ServeHTTP(w, r)
+		}
+	}))
+	// Mounted without StripPrefix: the handler's 404 says so.
+	mux := http.NewServeMux()
+	mux.Handle("/debug/dualdb/", real)
+	unstripped := httptest.NewServer(mux)
+	defer unstripped.Close()
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"inspect", closed}, closed + " does not answer: dial tcp " + strings.TrimPrefix(strings.TrimSuffix(closed, "/debug/dualdb"), "http://") + ": connect: connection refused"},
+		{[]string{"export", "http://"}, `bad URL "http://": no host`},
+		{[]string{"get", html.URL, "k"}, html.URL + " is not a dualdb operator API: /v1/status answered \"<html><body>Welcome</body></html>\""},
+		{[]string{"scan", broken.URL}, broken.URL + "/v1/status answered 502 Bad Gateway (not a dualdb operator API answer): \"<h1>502 Bad Gateway</h1>\""},
+		{[]string{"verify", unstripped.URL + "/debug/dualdb"}, `(is the handler mounted without http.StripPrefix("/debug/dualdb", ...)?)`},
+		{[]string{"inspect", failing}, failing + "/v1/inspect answered 500 Internal Server Error: inspect: disk on fire"},
+		{[]string{"export", failing}, "/v1/export: the answer ended without its X-Dualdb-Records trailer: it is incomplete"},
+		{[]string{"export", failing, "-o", filepath.Join(t.TempDir(), "x.jsonl")}, "it is incomplete"},
+		{[]string{"get", failing, "a"}, `/v1/get: bad answer: unknown field "extra"`},
+	} {
+		r := runCLI(t, "", c.args...)
+		if r.code != exitError || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr:\n%s\nwant exit 2 and %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+}
+
+// A socket file nobody listens on (left by a process that died) is stale:
+// the commands say so and read the store from disk.
+func TestLive_StaleSocket(t *testing.T) {
+	dir := usersStore(t)
+	want := runCLI(t, "", "scan", dir)
+	ln, err := net.Listen("unix", db.SocketPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, "", "scan", dir)
+	if r.code != exitOK || r.stdout != want.stdout {
+		t.Fatalf("scan beside a stale socket: exit %d\n%s\nwant\n%s", r.code, r.stdout, want.stdout)
+	}
+	if note := "dualdb: note: " + db.SocketPath(dir) + " is stale (no process listens on it): reading the store from disk\n"; r.stderr != note {
+		t.Fatalf("stderr %q, want %q", r.stderr, note)
+	}
+}
+
+// A writer's command (checkpoint) kept out by read-only opens says so, not
+// that a writer holds the store.
+func TestLocked_ByReaders(t *testing.T) {
+	dir := usersStore(t)
+	// A read-only bbolt open holds the shared lock, as a read-only Open
+	// does while it loads the store.
+	b, err := bolt.Open(filepath.Join(dir, db.WALFile), 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	r := runCLI(t, "", "checkpoint", dir)
+	want := "dualdb: store " + dir + " is locked: read-only opens held it for the "
+	if r.code != exitError || !strings.HasPrefix(r.stderr, want) || strings.Contains(r.stderr, "writing") {
+		t.Fatalf("checkpoint beside readers: exit %d, stderr %q; want 2 and %q...", r.code, r.stderr, want)
+	}
+}
