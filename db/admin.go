@@ -498,8 +498,8 @@ func (st *stream) abort(d *DB, what string, err error) {
 }
 
 // liveInfo describes the open store: the version and records of s, the
-// WAL's extent, the kept snapshot files (each read in full) and the files
-// of the directory.
+// WAL's extent, the kept snapshot files (each read in full), the files of
+// the directory and, as Inspect does, those dualdb did not write.
 func (d *DB) liveInfo(s *state) (*Info, error) {
 	m, err := d.liveMeta()
 	if err != nil {
@@ -530,6 +530,11 @@ func (d *DB) liveInfo(s *state) (*Info, error) {
 		}
 		info.Snapshots = append(info.Snapshots, sn)
 	}
+	sv, err := surveyDir(d.opts.FS, d.dir)
+	if err != nil {
+		return nil, err
+	}
+	info.Strangers = strangers(m, sv)
 	err = filepath.WalkDir(d.dir, func(path string, e os.DirEntry, err error) error {
 		if err != nil {
 			if isNotExist(err) {
@@ -565,9 +570,10 @@ func (d *DB) liveMeta() (storeMeta, error) {
 	}
 	d.ckpt.mu.Lock()
 	snaps := append([]uint64(nil), d.ckpt.snapshots...)
+	unlisted := append([]uint64(nil), d.ckpt.unlisted...)
 	d.ckpt.mu.Unlock()
 	return storeMeta{Format: storeFormat, StoreID: d.storeID, MaxKeySize: d.opts.MaxKeySize,
-		MaxValueSize: d.opts.MaxValueSize, Snapshots: snaps}, nil
+		MaxValueSize: d.opts.MaxValueSize, Snapshots: snaps, Unlisted: unlisted}, nil
 }
 
 // stillListed reports whether meta still lists the snapshot of version v.

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -213,6 +214,19 @@ func TestHandler_Routes(t *testing.T) {
 	a = c.get("/v1/inspect")
 	if err := json.Unmarshal(a.body, &info); err != nil || len(info.Snapshots) != 1 || info.Snapshots[0].Err != "" || info.Snapshots[0].Records != 51 {
 		t.Fatalf("inspect after checkpoint = %+v (%v), want one good snapshot of 51 records", info, err)
+	}
+	if len(info.Strangers) != 0 {
+		t.Fatalf("inspect names strangers in a store of dualdb's files only: %v", info.Strangers)
+	}
+
+	// A file dualdb did not write is named, as Inspect names it.
+	if err := os.WriteFile(filepath.Join(d.Dir(), "notes.txt"), []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a = c.get("/v1/inspect")
+	info = db.Info{}
+	if err := json.Unmarshal(a.body, &info); err != nil || !slices.Equal(info.Strangers, []string{"notes.txt"}) {
+		t.Fatalf("inspect with notes.txt in the store: strangers %v (%v), want [notes.txt]", info.Strangers, err)
 	}
 }
 

@@ -59,6 +59,10 @@ func TestLive_URL(t *testing.T) {
 	src := bigStore(t, db.ScanMaxLimit+50)
 	dir := filepath.Join(t.TempDir(), "store")
 	other := filepath.Join(t.TempDir(), "store") // same length
+	// A file dualdb did not write: inspect names it, live or not.
+	if err := os.WriteFile(filepath.Join(src, "notes.txt"), []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	copyStore(t, src, dir)
 	copyStore(t, src, other)
 	d, err := db.Open(dir, &db.Options{NoAdminSocket: true, CheckpointEvery: -1})
