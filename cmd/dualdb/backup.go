@@ -52,6 +52,9 @@ checked).`,
 }
 
 func runBackup(stdout, stderr io.Writer, target, out string, force bool) (err error) {
+	if out == "-" && isTerminal(stdout) {
+		return fmt.Errorf("backup -o -: standard output is a terminal; redirect it to a file or a pipe")
+	}
 	ls, err := findLive(target, stderr)
 	if err != nil {
 		return err

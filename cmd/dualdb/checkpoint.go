@@ -13,7 +13,7 @@ import (
 
 func newCheckpointCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "checkpoint DIR",
+		Use:   "checkpoint (DIR | URL)",
 		Short: "Write a snapshot file of the store now",
 		Long: `checkpoint opens the store for writing, writes a snapshot file of its last
 version (snap/<version>.dsnap), records it, removes snapshot files beyond the
@@ -22,8 +22,10 @@ automatic checkpoints of a running store. It prints the file's version and
 size.
 
 An empty store has nothing to write; a store whose newest snapshot file is
-already at the last version gets no new one. The store must not be open in
-another process.`,
+already at the last version gets no new one. A store held by a process is
+checkpointed by that process (POST /v1/checkpoint).
+
+` + liveHelp,
 		Example: `  dualdb checkpoint ./dualdb-demo`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

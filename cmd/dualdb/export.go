@@ -17,7 +17,7 @@ import (
 func newExportCmd() *cobra.Command {
 	var out string
 	c := &cobra.Command{
-		Use:   "export DIR [-o FILE]",
+		Use:   "export (DIR | URL) [-o FILE]",
 		Short: "Write every record as JSON lines, in key order",
 		Long: `export writes every record of the store, read at one version, as JSON lines
 in ascending primary-key order, to standard output or to FILE:
@@ -31,7 +31,9 @@ the same file, and export, import into a new store, export again gives an
 identical file. The store is opened read-only.
 
 With -o, the file is written under a temporary name and renamed when
-complete, so an export that fails leaves no partial FILE.`,
+complete, so an export that fails leaves no partial FILE.
+
+` + liveHelp,
 		Example: `  dualdb export ./dualdb-demo -o users.jsonl
   dualdb export ./dualdb-demo | head -3`,
 		Args: cobra.ExactArgs(1),

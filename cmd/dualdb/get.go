@@ -19,7 +19,7 @@ func newGetCmd() *cobra.Command {
 		hasIndex bool
 	)
 	c := &cobra.Command{
-		Use:   "get DIR (KEY | --index IDX)",
+		Use:   "get (DIR | URL) (KEY | --index IDX)",
 		Short: "Print the record with a key or an index key",
 		Long: `get prints the record with primary key KEY, or with index key IDX.
 
@@ -30,7 +30,9 @@ the export format (a field that is not valid UTF-8 is base64 under
 that cannot be typed.
 
 Exits 1 if no record has the key, 2 on a usage or I/O error (such as a
-missing store).`,
+missing store).
+
+` + liveHelp,
 		Example: `  dualdb get ./dualdb-demo user:0000000001
   dualdb get ./dualdb-demo --index ada.lovelace1@example.com --json`,
 		Args: func(cmd *cobra.Command, args []string) error {

@@ -15,7 +15,7 @@ import (
 func newInspectCmd() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
-		Use:   "inspect DIR",
+		Use:   "inspect (DIR | URL)",
 		Short: "Describe a store: id, versions, WAL, snapshots, files",
 		Long: `inspect describes the store in DIR: its id, format version and the options
 fixed when it was created, its last version and record count, the WAL
@@ -27,8 +27,9 @@ inspect never writes. It loads the store read-only to count the records; a
 store that does not load, or whose wal.db is missing or damaged, is still
 described from what is there, with the reason (run verify for the details,
 repair to rebuild a lost wal.db). Files dualdb did not write are listed as
-such. It fails on a directory that is not a store and on a store held by a
-writer.`,
+such. It fails on a directory that is not a store.
+
+` + liveHelp,
 		Example: `  dualdb inspect ./dualdb-demo
   dualdb inspect ./dualdb-demo --json`,
 		Args: cobra.ExactArgs(1),

@@ -38,6 +38,15 @@ const (
 	liveErrorBody = 4 << 10
 )
 
+// liveHelp ends the help of every command that works on a live store.
+const liveHelp = `A store that a process holds is read through that process: the command asks
+it over the store's operator socket (DIR/dualdb.sock) and prints the same
+output as on a stopped store; one line on standard error says the answer is
+live, which process gave it and at which version. A socket that no process
+listens on is stale: the command says so and reads the store from disk.
+Instead of DIR, the URL under which an application mounts the operator
+handler (db.Handler) may be given, e.g. http://127.0.0.1:8080/debug/dualdb.`
+
 // liveStore is a store served by the process that holds it.
 type liveStore struct {
 	client *http.Client

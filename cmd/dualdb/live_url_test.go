@@ -208,3 +208,35 @@ func TestLocked_ByReaders(t *testing.T) {
 		t.Fatalf("checkpoint beside readers: exit %d, stderr %q; want 2 and %q...", r.code, r.stderr, want)
 	}
 }
+
+// A URL's user and password are sent as HTTP basic authentication, for an
+// application that guards its mount, and never printed.
+func TestLive_URLBasicAuth(t *testing.T) {
+	dir := usersStore(t)
+	d, err := db.Open(dir, &db.Options{NoAdminSocket: true, CheckpointEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	u := mountHandler(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, pass, ok := r.BasicAuth(); !ok || user != "ops" || pass != "s3cret" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error": "who are you?"}`)
+			return
+		}
+		d.Handler().ServeHTTP(w, r)
+	}))
+	withAuth := strings.Replace(u, "http://", "http://ops:s3cret@", 1)
+	r := runCLI(t, "", "get", withAuth, "user:0000000003")
+	if r.code != exitOK || !strings.HasPrefix(r.stdout, "key    user:0000000003\n") {
+		t.Fatalf("get with credentials: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stderr, "s3cret") || !strings.Contains(r.stderr, "answered through "+u+" at") {
+		t.Fatalf("stderr shows the password or not the URL: %q", r.stderr)
+	}
+	r = runCLI(t, "", "get", u, "user:0000000003")
+	if want := u + "/v1/status answered 401 Unauthorized: who are you?"; r.code != exitError || !strings.Contains(r.stderr, want) {
+		t.Fatalf("get without credentials: exit %d, stderr %q; want 2 and %q", r.code, r.stderr, want)
+	}
+}

@@ -25,7 +25,7 @@ type scanOptions struct {
 func newScanCmd() *cobra.Command {
 	var o scanOptions
 	c := &cobra.Command{
-		Use:   "scan DIR",
+		Use:   "scan (DIR | URL)",
 		Short: "Print records in key or index-key order",
 		Long: `scan prints the records of a store in ascending order of their primary key
 (--by key, the default) or of their index key (--by index), or descending with
@@ -37,7 +37,9 @@ With --base64, --from and --to are given base64-encoded.
 
 The table shows fields that are not plain UTF-8 text Go-escaped in double
 quotes; --json prints one JSON line per record in the export format instead
-(a field that is not valid UTF-8 is base64 under "<name>_b64").`,
+(a field that is not valid UTF-8 is base64 under "<name>_b64").
+
+` + liveHelp,
 		Example: `  dualdb scan ./dualdb-demo --limit 5
   dualdb scan ./dualdb-demo --by index --from ada --to b --json
   dualdb scan ./dualdb-demo --reverse --limit 3`,
