@@ -90,6 +90,7 @@ func findLive(target string, stderr io.Writer) (*liveStore, error) {
 				return d.DialContext(ctx, "unix", sock)
 			},
 			DisableCompression: true,
+			DisableKeepAlives:  true, // a command makes a few requests; no idle connection outlives it
 		}},
 	}
 	if err := ls.probe(); err != nil {
@@ -125,6 +126,7 @@ func dialURL(raw string) (*liveStore, error) {
 			DialContext:         (&net.Dialer{Timeout: liveDialTimeout}).DialContext,
 			TLSHandshakeTimeout: liveDialTimeout,
 			DisableCompression:  true,
+			DisableKeepAlives:   true,
 		}},
 	}
 	if err := ls.probe(); err != nil {
@@ -139,6 +141,9 @@ func (ls *liveStore) probe() error {
 	ctx, cancel := context.WithTimeout(context.Background(), liveProbeTimeout)
 	defer cancel()
 	resp, err := ls.do(ctx, http.MethodGet, "/v1/status", nil)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s does not answer: no answer to /v1/status within %v", ls.via, liveProbeTimeout)
+	}
 	if err != nil {
 		return err
 	}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,7 +67,7 @@ func TestLive_URL(t *testing.T) {
 	}
 	copyStore(t, src, dir)
 	copyStore(t, src, other)
-	d, err := db.Open(dir, &db.Options{NoAdminSocket: true, CheckpointEvery: -1})
+	d, err := db.Open(dir, &db.Options{NoAdminSocket: true, CheckpointEvery: -1, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,6 +196,7 @@ func TestLive_StaleSocket(t *testing.T) {
 // A writer's command (checkpoint) kept out by read-only opens says so, not
 // that a writer holds the store.
 func TestLocked_ByReaders(t *testing.T) {
+	t.Parallel()
 	dir := usersStore(t)
 	// A read-only bbolt open holds the shared lock, as a read-only Open
 	// does while it loads the store.
@@ -238,5 +241,47 @@ func TestLive_URLBasicAuth(t *testing.T) {
 	r = runCLI(t, "", "get", u, "user:0000000003")
 	if want := u + "/v1/status answered 401 Unauthorized: who are you?"; r.code != exitError || !strings.Contains(r.stderr, want) {
 		t.Fatalf("get without credentials: exit %d, stderr %q; want 2 and %q", r.code, r.stderr, want)
+	}
+}
+
+// A socket whose process accepts connections but never answers (hung) is
+// given up after a few seconds, with a note, and the store is read from
+// disk.
+func TestLive_HungSocket(t *testing.T) {
+	t.Parallel()
+	dir := usersStore(t)
+	want := runCLI(t, "", "get", dir, "user:0000000003")
+	ln, err := net.Listen("unix", db.SocketPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	r := runCLI(t, "", "get", dir, "user:0000000003")
+	if r.code != exitOK || r.stdout != want.stdout {
+		t.Fatalf("get beside a hung socket: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if note := "dualdb: note: the operator socket does not answer, reading the store from disk instead: " + db.SocketPath(dir) + " does not answer: "; !strings.HasPrefix(r.stderr, note) {
+		t.Fatalf("stderr %q, want %q...", r.stderr, note)
+
 	}
 }
