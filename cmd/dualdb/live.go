@@ -97,7 +97,7 @@ func findLive(target string, stderr io.Writer) (*liveStore, error) {
 		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
 			fmt.Fprintf(stderr, "dualdb: note: %s is stale (no process listens on it): reading the store from disk\n", sock)
 		} else {
-			fmt.Fprintf(stderr, "dualdb: note: the operator socket does not answer, reading the store from disk instead: %v\n", err)
+			fmt.Fprintf(stderr, "dualdb: note: reading the store from disk: %v\n", err)
 		}
 		return nil, nil
 	}
@@ -152,9 +152,7 @@ func (ls *liveStore) probe() error {
 	if err != nil {
 		return fmt.Errorf("%s: reading /v1/status: %w", ls.via, err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ls.status); err != nil || ls.status.PID <= 0 || ls.status.StoreID == "" {
+	if err := json.Unmarshal(body, &ls.status); err != nil || ls.status.PID <= 0 || ls.status.StoreID == "" {
 		return fmt.Errorf("%s is not a dualdb operator API: /v1/status answered %s", ls.via, excerpt(body))
 	}
 	return nil
@@ -190,7 +188,8 @@ func (ls *liveStore) do(ctx context.Context, method, route string, q url.Values)
 type liveHTTPError struct {
 	Code    int
 	Message string
-	Version uint64 // X-Dualdb-Version, 0 if absent
+	Version uint64 // X-Dualdb-Version
+	Read    bool   // the answer carries X-Dualdb-Version: the store was read
 }
 
 func (e *liveHTTPError) Error() string { return e.Message }
@@ -208,13 +207,13 @@ func answerErr(where string, resp *http.Response) error {
 	} else {
 		msg = fmt.Sprintf("%s answered %s (not a dualdb operator API answer): %s", where, resp.Status, excerpt(body))
 	}
-	v, _ := strconv.ParseUint(resp.Header.Get(db.HeaderVersion), 10, 64)
-	return &liveHTTPError{Code: resp.StatusCode, Message: msg, Version: v}
+	v, err := strconv.ParseUint(resp.Header.Get(db.HeaderVersion), 10, 64)
+	return &liveHTTPError{Code: resp.StatusCode, Message: msg, Version: v, Read: err == nil}
 }
 
 // excerpt returns the start of b for a message: printable, one line.
 func excerpt(b []byte) string {
-	const max = 200
+	const limit = 200
 	s := strings.Map(func(r rune) rune {
 		if unicode.IsPrint(r) {
 			return r
@@ -222,8 +221,8 @@ func excerpt(b []byte) string {
 		return ' '
 	}, string(b))
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > max {
-		s = s[:max] + "..."
+	if len(s) > limit {
+		s = s[:limit] + "..."
 	}
 	if s == "" {
 		return "an empty body"

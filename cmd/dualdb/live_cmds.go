@@ -53,12 +53,12 @@ func (ls *liveStore) verify(stdout, stderr io.Writer, target string, o verifyFla
 	for i := range rep.Findings {
 		rep.Findings[i].File = ls.localPath(srv, rep.Findings[i].File)
 	}
-	max := o.maxFindings
-	if max == 0 {
-		max = 1000 // db.VerifyOptions' default, which the server applies too
+	limit := o.maxFindings
+	if limit == 0 {
+		limit = 1000 // db.VerifyOptions' default, which the server applies too
 	}
-	if len(rep.Findings) > max {
-		rep.Findings = rep.Findings[:max]
+	if len(rep.Findings) > limit {
+		rep.Findings = rep.Findings[:limit]
 	}
 	ls.announce(stderr, v)
 	if o.asJSON {
@@ -82,7 +82,7 @@ func (ls *liveStore) get(stdout, stderr io.Writer, q []byte, byIndex, asJSON boo
 	resp, err := ls.do(context.Background(), http.MethodGet, "/v1/get",
 		url.Values{name: {base64.StdEncoding.EncodeToString(q)}})
 	var he *liveHTTPError
-	if errors.As(err, &he) && he.Code == http.StatusNotFound && he.Version > 0 {
+	if errors.As(err, &he) && he.Code == http.StatusNotFound && he.Read {
 		// The store was read, the key is not there (a 404 of an unknown
 		// route carries no version).
 		ls.announce(stderr, he.Version)
@@ -257,7 +257,7 @@ func (ls *liveStore) export(stdout, stderr io.Writer, out string) error {
 	}
 	ls.announce(stderr, v)
 	copyAll := func(w io.Writer) (int, error) {
-		cw := &lineCounter{w: w}
+		cw := &lineCounter{w: w, ended: true}
 		if _, err := io.Copy(cw, resp.Body); err != nil {
 			return cw.lines, fmt.Errorf("%s/v1/export: %w", ls.via, err)
 		}

@@ -280,8 +280,37 @@ func TestLive_HungSocket(t *testing.T) {
 	if r.code != exitOK || r.stdout != want.stdout {
 		t.Fatalf("get beside a hung socket: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if note := "dualdb: note: the operator socket does not answer, reading the store from disk instead: " + db.SocketPath(dir) + " does not answer: "; !strings.HasPrefix(r.stderr, note) {
+	if note := "dualdb: note: reading the store from disk: " + db.SocketPath(dir) + " does not answer: no answer to /v1/status within "; !strings.HasPrefix(r.stderr, note) {
 		t.Fatalf("stderr %q, want %q...", r.stderr, note)
 
+	}
+}
+
+// An empty store held by a process (here this one, through its socket)
+// gives the offline output too.
+func TestLive_EmptyStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	other := filepath.Join(t.TempDir(), "store")
+	copyStore(t, emptyStore(t), dir)
+	copyStore(t, dir, other)
+	d, err := db.Open(dir, &db.Options{CheckpointEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, args := range [][]string{
+		{"inspect", "$DIR"}, {"verify", "$DIR"}, {"get", "$DIR", "k"},
+		{"scan", "$DIR"}, {"scan", "$DIR", "--json"}, {"export", "$DIR"},
+		{"checkpoint", "$DIR"}, {"backup", "$DIR", "-o", "-"},
+	} {
+		live := runCLI(t, "", expand(args, dir)...)
+		if !strings.Contains(live.stderr, fmt.Sprintf("dualdb: live: process %d holds store %s; answered through %s at version 0\n", os.Getpid(), dir, db.SocketPath(dir))) {
+			t.Fatalf("%v: no live line:\n%s", args, live.stderr)
+		}
+		off := runCLI(t, "", expand(args, other)...)
+		if off.code != live.code || strings.ReplaceAll(off.stdout, other, dir) != live.stdout {
+			t.Fatalf("%v: live (exit %d) and offline (exit %d) differ:\n--- live\n%s%s--- offline\n%s%s",
+				args, live.code, off.code, live.stdout, live.stderr, off.stdout, off.stderr)
+		}
 	}
 }
