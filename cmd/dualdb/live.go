@@ -108,13 +108,17 @@ func findLive(target string, stderr io.Writer) (*liveStore, error) {
 func dialURL(raw string) (*liveStore, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("bad URL %q: %w", raw, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which may hold a password
+		}
+		return nil, fmt.Errorf("bad URL: %w", err)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("bad URL %q: no host", raw)
+		return nil, fmt.Errorf("bad URL %q: no host", u.Redacted())
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("bad URL %q: give the prefix the handler is mounted under, without a query or fragment", raw)
+		return nil, fmt.Errorf("bad URL %q: give the prefix the handler is mounted under, without a query or fragment", u.Redacted())
 	}
 	shown := *u
 	shown.User = nil // never print a password

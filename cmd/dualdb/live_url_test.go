@@ -155,7 +155,9 @@ func TestLive_BadURLs(t *testing.T) {
 		want string
 	}{
 		{[]string{"inspect", closed}, closed + " does not answer: dial tcp " + strings.TrimPrefix(strings.TrimSuffix(closed, "/debug/dualdb"), "http://") + ": connect: connection refused"},
-		{[]string{"export", "http://"}, `bad URL "http://": no host`},
+		{[]string{"export", "http://"}, `bad URL "http:": no host`},
+		{[]string{"export", "http://ops:s3cret@host:8080/x?a=b"}, `bad URL "http://ops:xxxxx@host:8080/x?a=b": give the prefix the handler is mounted under, without a query or fragment`},
+		{[]string{"export", "http://ops:s3cret@host:bad/x"}, `bad URL: invalid port ":bad" after host`},
 		{[]string{"get", html.URL, "k"}, html.URL + " is not a dualdb operator API: /v1/status answered \"<html><body>Welcome</body></html>\""},
 		{[]string{"scan", broken.URL}, broken.URL + "/v1/status answered 502 Bad Gateway (not a dualdb operator API answer): \"<h1>502 Bad Gateway</h1>\""},
 		{[]string{"verify", unstripped.URL + "/debug/dualdb"}, `(is the handler mounted without http.StripPrefix("/debug/dualdb", ...)?)`},
@@ -167,6 +169,9 @@ func TestLive_BadURLs(t *testing.T) {
 		r := runCLI(t, "", c.args...)
 		if r.code != exitError || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr:\n%s\nwant exit 2 and %q", c.args, r.code, r.stderr, c.want)
+		}
+		if strings.Contains(r.stderr, "s3cret") {
+			t.Errorf("%v: the message shows the password: %s", c.args, r.stderr)
 		}
 	}
 }
