@@ -71,7 +71,7 @@ func runBackup(stdout, stderr io.Writer, target, out string, force bool) (err er
 		write = func(w io.Writer) (uint64, error) {
 			v, err := d.Backup(w)
 			if err != nil {
-				return v, fmt.Errorf("backup of %s: %w", target, err)
+				return v, wrapErr(err, "backup of %s", target)
 			}
 			return v, nil
 		}
@@ -125,7 +125,7 @@ func writeBackupFile(path string, force bool, write func(io.Writer) (uint64, err
 	}
 	rep, err = db.VerifySnapshot(tmp, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("check the backup: %w", err)
+		return nil, nil, wrapErr(err, "check the backup %s", tmp)
 	}
 	if !rep.OK() {
 		return nil, nil, fmt.Errorf("the backup written to %s fails its check, so it was not kept: %s (and %d more findings)", tmp, rep.Findings[0], len(rep.Findings)-1)

@@ -19,7 +19,7 @@ func TestBackup_Restore(t *testing.T) {
 		t.Fatalf("backup: exit %d\n%s", r.code, r.stderr)
 	}
 	golden(t, "backup/file", r, map[string]string{out: "$OUT"})
-	if r := runCLI(t, "", "verify", "--snapshot", out); r.code != exitOK || !strings.Contains(r.stdout, "ok, no findings (snapshot of version 6, 21 records)") {
+	if r := runCLI(t, "", "verify", "--snapshot", out); r.code != exitOK || !strings.Contains(r.stdout, "ok, no findings (snapshot file of version 6, 21 records)") {
 		t.Fatalf("verify --snapshot of a backup: exit %d\n%s", r.code, r.stdout)
 	}
 	file, err := os.ReadFile(out)

@@ -51,8 +51,7 @@ func runCheckpoint(stdout, stderr io.Writer, dir string) (err error) {
 		return wrapErr(err, "checkpoint %s", dir)
 	}
 	if v == 0 {
-		fmt.Fprintf(stdout, "store %s is empty: no snapshot file to write\n", dir)
-		return nil
+		return printCheckpoint(stdout, dir, "", 0, 0, 0)
 	}
 	st := d.Stats()
 	rel := filepath.Join(db.SnapDir, snapshot.FileName(v))
@@ -64,7 +63,20 @@ func runCheckpoint(stdout, stderr io.Writer, dir string) (err error) {
 	if st.Checkpoints == before {
 		what = "already had"
 	}
-	fmt.Fprintf(stdout, "checkpoint: %s snapshot file %s: version %d, %s, %s (%s bytes)\n",
-		what, rel, v, plural(st.Records, "record", "records"), size(fi.Size()), count(fi.Size()))
-	return nil
+	return printCheckpoint(stdout, dir, what, v, st.Records, fi.Size())
+}
+
+// printCheckpoint prints what checkpoint did: what ("wrote" or "already
+// had") the snapshot file of version v, of records records and bytes
+// bytes, or for v 0 that the store in dir is empty.
+func printCheckpoint[N ~int | ~uint64](w io.Writer, dir, what string, v uint64, records N, bytes int64) error {
+	var err error
+	if v == 0 {
+		_, err = fmt.Fprintf(w, "store %s is empty: no snapshot file to write\n", dir)
+		return err
+	}
+	rel := filepath.Join(db.SnapDir, snapshot.FileName(v))
+	_, err = fmt.Fprintf(w, "checkpoint: %s snapshot file %s: version %d, %s, %s (%s bytes)\n",
+		what, rel, v, plural(records, "record", "records"), size(bytes), count(bytes))
+	return err
 }

@@ -11,13 +11,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strconv"
 
 	"github.com/dualdb/dualdb/db"
 	"github.com/dualdb/dualdb/internal/jsonl"
-	"github.com/dualdb/dualdb/snapshot"
 )
 
 // The live forms of the commands: each asks the serving process and
@@ -319,8 +317,7 @@ func (ls *liveStore) checkpoint(stdout, stderr io.Writer) error {
 	v := *ans.Version
 	ls.announce(stderr, v)
 	if v == 0 {
-		fmt.Fprintf(stdout, "store %s is empty: nothing to snapshot\n", ls.dir)
-		return nil
+		return printCheckpoint(stdout, ls.dir, "", 0, 0, 0)
 	}
 	var after db.Info
 	if _, err := ls.getJSON("/v1/inspect", &after); err != nil {
@@ -335,10 +332,7 @@ func (ls *liveStore) checkpoint(stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s: checkpoint at version %d done, but the store no longer lists its snapshot (later checkpoints replaced it)", ls.via, v)
 	}
 	s := after.Snapshots[i]
-	rel := filepath.Join(db.SnapDir, snapshot.FileName(v))
-	fmt.Fprintf(stdout, "checkpoint: %s snapshot %s: version %d, %s, %s (%s bytes)\n",
-		what, rel, v, plural(s.Records, "record", "records"), size(s.Bytes), count(s.Bytes))
-	return nil
+	return printCheckpoint(stdout, ls.dir, what, v, s.Records, s.Bytes)
 }
 
 // backup copies /v1/backup to w and returns the version it holds.

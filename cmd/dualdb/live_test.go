@@ -423,7 +423,7 @@ func TestLive_ChildWrites(t *testing.T) {
 		}
 		v := liveVersion(t, r, pid, []string{"checkpoint"})
 		recs := len(modelRecords(t, fixture.stdout, v))
-		if want := fmt.Sprintf("snapshot snap/%020d.dsnap: version %d, %s records,", v, v, count(recs)); !strings.Contains(r.stdout, want) {
+		if want := fmt.Sprintf("snapshot file snap/%020d.dsnap: version %d, %s records,", v, v, count(recs)); !strings.Contains(r.stdout, want) {
 			t.Fatalf("checkpoint says\n%s\nwant %q", r.stdout, want)
 		}
 		// A backup taken while the child writes restores to the state of

@@ -55,12 +55,12 @@ func runRestore(stdout io.Writer, stdin io.Reader, file, dir string) error {
 		r = f
 	}
 	if err := db.Restore(dir, r); err != nil {
-		return fmt.Errorf("restore %s into %s: %w", file, dir, err)
+		return wrapErr(err, "restore %s into %s", file, dir)
 	}
 	// Prove the new store opens, and say what it holds.
 	d, err := db.Open(dir, &db.Options{ReadOnly: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return fmt.Errorf("restored %s into %s, but the new store does not open: %w", file, dir, err)
+		return wrapErr(err, "restored %s into %s, but the new store does not open", file, dir)
 	}
 	v, n := d.Version(), d.Snapshot().Len()
 	if err := d.Close(); err != nil {
