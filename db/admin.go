@@ -58,6 +58,9 @@ const (
 	// HeaderRecords is a trailer of /v1/export and /v1/scan: the number of
 	// records written. Its presence says the stream is complete.
 	HeaderRecords = "X-Dualdb-Records"
+	// HeaderLen is a header of /v1/scan: the number of records in the
+	// version the scan reads, whatever its range and limit.
+	HeaderLen = "X-Dualdb-Len"
 
 	mediaJSON   = "application/json"
 	mediaNDJSON = "application/x-ndjson"
@@ -85,6 +88,7 @@ type liveState struct {
 //	/v1/verify           VerifyReport: invariants of the live version, the snapshot files, the WAL
 //	/v1/get?key=K        one record as a JSON line, or 404; also index=, key_b64=, index_b64=
 //	/v1/scan?by=key|index&from=&to=&limit=&reverse=  JSON lines, at most ScanMaxLimit
+//	                     (the X-Dualdb-Len header: the records of the version read)
 //	/v1/export           every record as JSON lines, the format of `dualdb export`
 //	/v1/backup           the Backup file (application/octet-stream); one at a time
 //	/v1/changes?from=V&follow=1  the change feed after V as JSON lines (AppendChangeJSON):
@@ -369,6 +373,7 @@ func (d *DB) serveScan(w http.ResponseWriter, r *http.Request) {
 		seq = s.Ascend(from, to)
 	}
 	setVersion(w, s.version)
+	w.Header().Set(HeaderLen, strconv.Itoa(s.Len()))
 	w.Header().Set("Trailer", HeaderTruncated+", "+HeaderNext+", "+HeaderRecords)
 	st := newStream(w, mediaNDJSON)
 	n, truncated := 0, false
@@ -586,8 +591,8 @@ func (st *stream) abort(d *DB, what string, err error) {
 }
 
 // liveInfo describes the open store: the version and records of s, the
-// WAL's extent, the kept snapshot files (each read in full) and the files
-// of the directory.
+// WAL's extent, the kept snapshot files (each read in full), the files of
+// the directory and, as Inspect does, those dualdb did not write.
 func (d *DB) liveInfo(s *state) (*Info, error) {
 	m, err := d.liveMeta()
 	if err != nil {
@@ -618,6 +623,11 @@ func (d *DB) liveInfo(s *state) (*Info, error) {
 		}
 		info.Snapshots = append(info.Snapshots, sn)
 	}
+	sv, err := surveyDir(d.opts.FS, d.dir)
+	if err != nil {
+		return nil, err
+	}
+	info.Strangers = strangers(m, sv)
 	err = filepath.WalkDir(d.dir, func(path string, e os.DirEntry, err error) error {
 		if err != nil {
 			if isNotExist(err) {
@@ -653,9 +663,10 @@ func (d *DB) liveMeta() (storeMeta, error) {
 	}
 	d.ckpt.mu.Lock()
 	snaps := append([]uint64(nil), d.ckpt.snapshots...)
+	unlisted := append([]uint64(nil), d.ckpt.unlisted...)
 	d.ckpt.mu.Unlock()
 	return storeMeta{Format: storeFormat, StoreID: d.storeID, MaxKeySize: d.opts.MaxKeySize,
-		MaxValueSize: d.opts.MaxValueSize, Snapshots: snaps}, nil
+		MaxValueSize: d.opts.MaxValueSize, Snapshots: snaps, Unlisted: unlisted}, nil
 }
 
 // stillListed reports whether meta still lists the snapshot of version v.

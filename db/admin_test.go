@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -214,6 +215,19 @@ func TestHandler_Routes(t *testing.T) {
 	if err := json.Unmarshal(a.body, &info); err != nil || len(info.Snapshots) != 1 || info.Snapshots[0].Err != "" || info.Snapshots[0].Records != 51 {
 		t.Fatalf("inspect after checkpoint = %+v (%v), want one good snapshot of 51 records", info, err)
 	}
+	if len(info.Strangers) != 0 {
+		t.Fatalf("inspect names strangers in a store of dualdb's files only: %v", info.Strangers)
+	}
+
+	// A file dualdb did not write is named, as Inspect names it.
+	if err := os.WriteFile(filepath.Join(d.Dir(), "notes.txt"), []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a = c.get("/v1/inspect")
+	info = db.Info{}
+	if err := json.Unmarshal(a.body, &info); err != nil || !slices.Equal(info.Strangers, []string{"notes.txt"}) {
+		t.Fatalf("inspect with notes.txt in the store: strangers %v (%v), want [notes.txt]", info.Strangers, err)
+	}
 }
 
 func TestHandler_Scan(t *testing.T) {
@@ -245,6 +259,9 @@ func TestHandler_Scan(t *testing.T) {
 		}
 		if a.trailer.Get(db.HeaderTruncated) != "false" {
 			t.Fatalf("scan %s: trailer %s = %q, want false", c2.q, db.HeaderTruncated, a.trailer.Get(db.HeaderTruncated))
+		}
+		if got, want := a.header.Get(db.HeaderLen), fmt.Sprint(s.Len()); got != want {
+			t.Fatalf("scan %s: header %s = %q, want the store's %s records", c2.q, db.HeaderLen, got, want)
 		}
 	}
 

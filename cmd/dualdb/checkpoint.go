@@ -13,7 +13,7 @@ import (
 
 func newCheckpointCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "checkpoint DIR",
+		Use:   "checkpoint (DIR | URL)",
 		Short: "Write a snapshot file of the store now",
 		Long: `checkpoint opens the store for writing, writes a snapshot file of its last
 version (snap/<version>.dsnap), records it, removes snapshot files beyond the
@@ -22,8 +22,10 @@ automatic checkpoints of a running store. It prints the file's version and
 size.
 
 An empty store has nothing to write; a store whose newest snapshot file is
-already at the last version gets no new one. The store must not be open in
-another process.`,
+already at the last version gets no new one. A store held by a process is
+checkpointed by that process (POST /v1/checkpoint).
+
+` + liveHelp,
 		Example: `  dualdb checkpoint ./dualdb-demo`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -33,6 +35,11 @@ another process.`,
 }
 
 func runCheckpoint(stdout, stderr io.Writer, dir string) (err error) {
+	if ls, err := findLive(dir, stderr); err != nil {
+		return err
+	} else if ls != nil {
+		return ls.checkpoint(stdout, stderr)
+	}
 	d, err := openStore(dir, false, false, stderr)
 	if err != nil {
 		return err
@@ -44,8 +51,7 @@ func runCheckpoint(stdout, stderr io.Writer, dir string) (err error) {
 		return wrapErr(err, "checkpoint %s", dir)
 	}
 	if v == 0 {
-		fmt.Fprintf(stdout, "store %s is empty: no snapshot file to write\n", dir)
-		return nil
+		return printCheckpoint(stdout, dir, "", 0, 0, 0)
 	}
 	st := d.Stats()
 	rel := filepath.Join(db.SnapDir, snapshot.FileName(v))
@@ -57,7 +63,20 @@ func runCheckpoint(stdout, stderr io.Writer, dir string) (err error) {
 	if st.Checkpoints == before {
 		what = "already had"
 	}
-	fmt.Fprintf(stdout, "checkpoint: %s snapshot file %s: version %d, %s, %s (%s bytes)\n",
-		what, rel, v, plural(st.Records, "record", "records"), size(fi.Size()), count(fi.Size()))
-	return nil
+	return printCheckpoint(stdout, dir, what, v, st.Records, fi.Size())
+}
+
+// printCheckpoint prints what checkpoint did: what ("wrote" or "already
+// had") the snapshot file of version v, of records records and bytes
+// bytes, or for v 0 that the store in dir is empty.
+func printCheckpoint[N ~int | ~uint64](w io.Writer, dir, what string, v uint64, records N, bytes int64) error {
+	var err error
+	if v == 0 {
+		_, err = fmt.Fprintf(w, "store %s is empty: no snapshot file to write\n", dir)
+		return err
+	}
+	rel := filepath.Join(db.SnapDir, snapshot.FileName(v))
+	_, err = fmt.Fprintf(w, "checkpoint: %s snapshot file %s: version %d, %s, %s (%s bytes)\n",
+		what, rel, v, plural(records, "record", "records"), size(bytes), count(bytes))
+	return err
 }

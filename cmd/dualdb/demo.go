@@ -16,6 +16,7 @@ import (
 
 	"github.com/dualdb/dualdb/db"
 	"github.com/dualdb/dualdb/internal/gen"
+	"github.com/dualdb/dualdb/internal/jsonl"
 	"github.com/dualdb/dualdb/snapshot"
 	"github.com/spf13/cobra"
 )
@@ -172,7 +173,7 @@ type recoveryObserver struct {
 func (o *recoveryObserver) Recovery(ev db.RecoveryEvent) { o.ev = ev }
 
 // jsonQuote returns s as a JSON string.
-func jsonQuote(s []byte) []byte { return appendJSONString(nil, string(s)) }
+func jsonQuote(s []byte) []byte { return jsonl.AppendString(nil, string(s)) }
 
 // profileName returns the "name" of a JSON profile.
 func profileName(value []byte) string {

@@ -10,13 +10,14 @@ import (
 	"path/filepath"
 
 	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/internal/jsonl"
 	"github.com/spf13/cobra"
 )
 
 func newExportCmd() *cobra.Command {
 	var out string
 	c := &cobra.Command{
-		Use:   "export DIR [-o FILE]",
+		Use:   "export (DIR | URL) [-o FILE]",
 		Short: "Write every record as JSON lines, in key order",
 		Long: `export writes every record of the store, read at one version, as JSON lines
 in ascending primary-key order, to standard output or to FILE:
@@ -30,7 +31,9 @@ the same file, and export, import into a new store, export again gives an
 identical file. The store is opened read-only.
 
 With -o, the file is written under a temporary name and renamed when
-complete, so an export that fails leaves no partial FILE.`,
+complete, so an export that fails leaves no partial FILE.
+
+` + liveHelp,
 		Example: `  dualdb export ./dualdb-demo -o users.jsonl
   dualdb export ./dualdb-demo | head -3`,
 		Args: cobra.ExactArgs(1),
@@ -43,6 +46,11 @@ complete, so an export that fails leaves no partial FILE.`,
 }
 
 func runExport(stdout, stderr io.Writer, dir, out string) (err error) {
+	if ls, err := findLive(dir, stderr); err != nil {
+		return err
+	} else if ls != nil {
+		return ls.export(stdout, stderr, out)
+	}
 	d, err := openStore(dir, true, false, stderr)
 	if err != nil {
 		return err
@@ -67,7 +75,7 @@ func exportTo(w io.Writer, s *db.Snapshot) (int, error) {
 	var line []byte
 	n := 0
 	for r := range s.Ascend(nil, nil) {
-		line = append(appendJSONRecord(line[:0], r), '\n')
+		line = append(jsonl.AppendRecord(line[:0], r.Key, r.Index, r.Value), '\n')
 		if _, err := bw.Write(line); err != nil {
 			return n, err
 		}

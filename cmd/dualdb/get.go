@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/internal/jsonl"
 	"github.com/spf13/cobra"
 )
 
@@ -18,7 +19,7 @@ func newGetCmd() *cobra.Command {
 		hasIndex bool
 	)
 	c := &cobra.Command{
-		Use:   "get DIR (KEY | --index IDX)",
+		Use:   "get (DIR | URL) (KEY | --index IDX)",
 		Short: "Print the record with a key or an index key",
 		Long: `get prints the record with primary key KEY, or with index key IDX.
 
@@ -29,7 +30,9 @@ the export format (a field that is not valid UTF-8 is base64 under
 that cannot be typed.
 
 Exits 1 if no record has the key, 2 on a usage or I/O error (such as a
-missing store).`,
+missing store).
+
+` + liveHelp,
 		Example: `  dualdb get ./dualdb-demo user:0000000001
   dualdb get ./dualdb-demo --index ada.lovelace1@example.com --json`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -67,6 +70,11 @@ missing store).`,
 }
 
 func runGet(stdout, stderr io.Writer, dir string, q []byte, byIndex, asJSON bool) (err error) {
+	if ls, err := findLive(dir, stderr); err != nil {
+		return err
+	} else if ls != nil {
+		return ls.get(stdout, stderr, q, byIndex, asJSON)
+	}
 	d, err := openStore(dir, true, false, stderr)
 	if err != nil {
 		return err
@@ -92,7 +100,7 @@ func runGet(stdout, stderr io.Writer, dir string, q []byte, byIndex, asJSON bool
 		return wrapErr(err, "get")
 	}
 	if asJSON {
-		_, err = stdout.Write(append(appendJSONRecord(nil, r), '\n'))
+		_, err = stdout.Write(append(jsonl.AppendRecord(nil, r.Key, r.Index, r.Value), '\n'))
 		return err
 	}
 	return printRecord(stdout, r)

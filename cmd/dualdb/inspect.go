@@ -15,7 +15,7 @@ import (
 func newInspectCmd() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
-		Use:   "inspect DIR",
+		Use:   "inspect (DIR | URL)",
 		Short: "Describe a store: id, versions, WAL, snapshots, files",
 		Long: `inspect describes the store in DIR: its id, format version and the options
 fixed when it was created, its last version and record count, the WAL
@@ -27,13 +27,14 @@ inspect never writes. It loads the store read-only to count the records; a
 store that does not load, or whose wal.db is missing or damaged, is still
 described from what is there, with the reason (run verify for the details,
 repair to rebuild a lost wal.db). Files dualdb did not write are listed as
-such. It fails on a directory that is not a store and on a store held by a
-writer.`,
+such. It fails on a directory that is not a store.
+
+` + liveHelp,
 		Example: `  dualdb inspect ./dualdb-demo
   dualdb inspect ./dualdb-demo --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runInspect(cmd.OutOrStdout(), args[0], asJSON)
+			return runInspect(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], asJSON)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -80,7 +81,12 @@ type fileJSON struct {
 	Bytes int64  `json:"bytes"`
 }
 
-func runInspect(stdout io.Writer, dir string, asJSON bool) error {
+func runInspect(stdout, stderr io.Writer, dir string, asJSON bool) error {
+	if ls, err := findLive(dir, stderr); err != nil {
+		return err
+	} else if ls != nil {
+		return ls.inspect(stdout, stderr, asJSON)
+	}
 	if err := requireDir(dir); err != nil {
 		return err
 	}

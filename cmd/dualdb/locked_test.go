@@ -8,12 +8,15 @@ import (
 	"github.com/dualdb/dualdb/db"
 )
 
-// A store held by a writer (an open db.DB, here in this process, which
-// bbolt's file lock treats like another process) gives a clear message and
-// exit 2, quickly: no command hangs on the lock.
+// A store held by a writer that serves no operator socket (an open
+// db.DB, here in this process, which bbolt's file lock treats like another
+// process) gives a clear message and exit 2, quickly: no command hangs on
+// the lock.
 func TestLocked(t *testing.T) {
 	dir := usersStore(t)
-	d, err := db.Open(dir, storeOpts())
+	opts := storeOpts()
+	opts.NoAdminSocket = true
+	d, err := db.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,6 +32,7 @@ func TestLocked(t *testing.T) {
 		{"scan", dir},
 		{"export", dir},
 		{"checkpoint", dir},
+		{"backup", dir, "-o", "-"},
 		{"import", dir, "-"},
 	} {
 		t.Run(strings.Join(append([]string{args[0]}, args[2:]...), " "), func(t *testing.T) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/internal/jsonl"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
@@ -144,10 +144,15 @@ func openStoreWith(dir string, opts *db.Options, create bool, stderr io.Writer) 
 // openErr turns an error of db.Open or db.Inspect into a message that says
 // what to do.
 func openErr(dir string, err error) error {
+	var locked *db.LockedError
 	switch {
+	case errors.As(err, &locked) && !locked.Writer:
+		return userErr(err, "store %s is locked: read-only opens held it for the %v this command waited; "+
+			"they release it once they have loaded the store: retry", dir, locked.Waited.Round(time.Millisecond))
 	case errors.Is(err, db.ErrLocked):
 		return userErr(err, "store %s is locked: another process has it open for writing. "+
-			"A store has one writer or any number of readers; stop that process and retry", dir)
+			"A store has one writer; inspect, verify, get, scan, export, checkpoint and backup ask it "+
+			"through its operator socket %s when one answers there. Stop that process and retry", dir, db.SocketPath(dir))
 	case errors.Is(err, db.ErrCorrupt):
 		return wrapErr(err, "store %s is damaged: run `dualdb verify %s` for a full report", dir, dir)
 	default:
@@ -190,57 +195,12 @@ func show(b []byte) (s string, escaped bool) {
 // escapedNote is printed under human output that holds escaped fields.
 const escapedNote = `(fields in double quotes are Go-escaped: they are not plain UTF-8 text)`
 
-// appendJSONRecord appends r as one line of the JSON-lines format (without
-// the newline): {"key":…,"index":…,"value":…}. A field that is valid UTF-8
-// is a JSON string; any other is base64 (standard, padded) under the name
-// with "_b64" appended. The encoding is deterministic: one record has one
-// line.
+// appendJSONRecord appends r as one line of the JSON-lines format of
+// export, import, scan --json and get --json (without the newline). The
+// encoding is internal/jsonl's, the one the operator API of a running
+// store uses too, so that live and offline output are the same bytes.
 func appendJSONRecord(b []byte, r db.Record) []byte {
-	b = append(b, '{')
-	b = appendJSONField(b, "key", r.Key)
-	b = append(b, ',')
-	b = appendJSONField(b, "index", r.Index)
-	b = append(b, ',')
-	b = appendJSONField(b, "value", r.Value)
-	return append(b, '}')
-}
-
-func appendJSONField(b []byte, name string, v []byte) []byte {
-	if utf8.Valid(v) {
-		b = appendJSONString(b, name)
-		b = append(b, ':')
-		return appendJSONString(b, string(v))
-	}
-	b = appendJSONString(b, name+"_b64")
-	b = append(b, ':', '"')
-	b = base64.StdEncoding.AppendEncode(b, v)
-	return append(b, '"')
-}
-
-// appendJSONString appends s, which must be valid UTF-8, as a JSON string.
-// Only '"', '\\' and control characters below U+0020 are escaped, so the
-// output is the same whatever JSON library reads it back.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c == '\n':
-			b = append(b, '\\', 'n')
-		case c == '\r':
-			b = append(b, '\\', 'r')
-		case c == '\t':
-			b = append(b, '\\', 't')
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
+	return jsonl.AppendRecord(b, r.Key, r.Index, r.Value)
 }
 
 // size returns n bytes for a human: "512 B", "1.5 KiB", "12.3 MiB".

@@ -45,6 +45,8 @@ Exit codes:
 		newExportCmd(),
 		newImportCmd(),
 		newCheckpointCmd(),
+		newBackupCmd(),
+		newRestoreCmd(),
 		newRepairCmd(),
 		newWatchCmd(),
 		newStressCmd(),

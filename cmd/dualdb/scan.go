@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/internal/jsonl"
 	"github.com/spf13/cobra"
 )
 
@@ -24,7 +25,7 @@ type scanOptions struct {
 func newScanCmd() *cobra.Command {
 	var o scanOptions
 	c := &cobra.Command{
-		Use:   "scan DIR",
+		Use:   "scan (DIR | URL)",
 		Short: "Print records in key or index-key order",
 		Long: `scan prints the records of a store in ascending order of their primary key
 (--by key, the default) or of their index key (--by index), or descending with
@@ -36,7 +37,9 @@ With --base64, --from and --to are given base64-encoded.
 
 The table shows fields that are not plain UTF-8 text Go-escaped in double
 quotes; --json prints one JSON line per record in the export format instead
-(a field that is not valid UTF-8 is base64 under "<name>_b64").`,
+(a field that is not valid UTF-8 is base64 under "<name>_b64").
+
+` + liveHelp,
 		Example: `  dualdb scan ./dualdb-demo --limit 5
   dualdb scan ./dualdb-demo --by index --from ada --to b --json
   dualdb scan ./dualdb-demo --reverse --limit 3`,
@@ -100,21 +103,33 @@ func scanSeq(s *db.Snapshot, o scanOptions, from, to []byte) iter.Seq[db.Record]
 }
 
 func runScan(stdout, stderr io.Writer, dir string, o scanOptions, from, to []byte) (err error) {
+	if ls, err := findLive(dir, stderr); err != nil {
+		return err
+	} else if ls != nil {
+		return ls.scan(stdout, stderr, o, from, to)
+	}
 	d, err := openStore(dir, true, false, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeStore(d, &err)
 	s := d.Snapshot()
+	return printScan(stdout, o, scanSeq(s, o, from, to), s.Len(), s.Version())
+}
+
+// printScan prints the records of seq, up to o.limit, as scan does: JSON
+// lines, or a table that ends with a line naming the store's record count
+// (total) and version.
+func printScan(stdout io.Writer, o scanOptions, seq iter.Seq[db.Record], total int, version uint64) error {
 	bw := bufio.NewWriter(stdout)
 	n := 0
 	if o.asJSON {
 		var line []byte
-		for r := range scanSeq(s, o, from, to) {
+		for r := range seq {
 			if o.limit > 0 && n == o.limit {
 				break
 			}
-			line = append(appendJSONRecord(line[:0], r), '\n')
+			line = append(jsonl.AppendRecord(line[:0], r.Key, r.Index, r.Value), '\n')
 			if _, err := bw.Write(line); err != nil {
 				return err
 			}
@@ -132,7 +147,7 @@ func runScan(stdout, stderr io.Writer, dir string, o scanOptions, from, to []byt
 	}
 	fmt.Fprintf(tw, "%s\t%s\t%s\n", keyCol, indexCol, "VALUE")
 	anyEscaped := false
-	for r := range scanSeq(s, o, from, to) {
+	for r := range seq {
 		if o.limit > 0 && n == o.limit {
 			break
 		}
@@ -157,6 +172,6 @@ func runScan(stdout, stderr io.Writer, dir string, o scanOptions, from, to []byt
 	if anyEscaped {
 		fmt.Fprintln(bw, escapedNote)
 	}
-	fmt.Fprintf(bw, "(%s of %s, store version %d)\n", count(n), plural(s.Len(), "record", "records"), s.Version())
+	fmt.Fprintf(bw, "(%s of %s, store version %d)\n", count(n), plural(total, "record", "records"), version)
 	return bw.Flush()
 }

@@ -19,7 +19,7 @@ type verifyFlags struct {
 func newVerifyCmd() *cobra.Command {
 	var o verifyFlags
 	c := &cobra.Command{
-		Use:   "verify (DIR | --snapshot FILE)",
+		Use:   "verify (DIR | URL | --snapshot FILE)",
 		Short: "Check every file of a store and the invariants; exit 1 on findings",
 		Long: `verify checks the store in DIR without writing anything: every snapshot
 (checksums, record order and count, store id, unique index keys), every WAL
@@ -35,7 +35,13 @@ A progress bar is shown on standard error for large stores when it is a
 terminal.
 
 Exit codes: 0 no findings, 1 findings, 2 the check could not run (no such
-store, store locked by a writer, bad flags).`,
+store, store locked by a writer that serves no operator socket, bad flags).
+
+A store held by a process is checked by that process, without a lock: the
+invariants of its current version in memory, every kept snapshot file and
+every WAL record.
+
+` + liveHelp,
 		Example: `  dualdb verify ./dualdb-demo
   dualdb verify ./dualdb-demo --json
   dualdb verify --snapshot ./dualdb-demo/snap/00000000000000000101.dsnap`,
@@ -90,6 +96,13 @@ type findingJSON struct {
 }
 
 func runVerify(stdout, stderr io.Writer, target string, o verifyFlags) error {
+	if o.snapshot == "" {
+		if ls, err := findLive(target, stderr); err != nil {
+			return err
+		} else if ls != nil {
+			return ls.verify(stdout, stderr, target, o)
+		}
+	}
 	bar := newProgress(stderr, "checking files", false, 300*time.Millisecond)
 	if bar != nil && o.snapshot == "" {
 		bar.then = "loading the store to check invariants"
