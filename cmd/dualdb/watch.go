@@ -3,9 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
 
 	"github.com/dualdb/dualdb/db"
 	"github.com/spf13/cobra"
@@ -13,8 +20,9 @@ import (
 
 func newWatchCmd() *cobra.Command {
 	var from uint64
+	var follow bool
 	c := &cobra.Command{
-		Use:   "watch DIR [--from V]",
+		Use:   "watch DIR|URL [--from V] [--follow]",
 		Short: "Print the change feed as JSON lines",
 		Long: `watch prints every commit after version V (default 0) as one JSON line, in
 version order, with its ops in commit order:
@@ -25,30 +33,42 @@ A put gives the record written; a delete the record removed, whose
 record_version is the commit that had written it. A key, index or value that
 is not valid UTF-8 is base64 under "<name>_b64", as in export.
 
-The store must be stopped: watch opens it read-only, prints the changes its
-write-ahead log holds after V, and exits. A store held by a running process
-is refused (exit 2): following it live needs that process's operator socket.
-The log holds the commits after the oldest kept snapshot; if V is older,
-watch fails (exit 2) and says where the log starts: load the store's state
-(export) and watch from its version. A summary goes to standard error.`,
+watch prints the commits after V up to the store's version when it starts,
+and exits; with --follow it goes on printing each new commit as it becomes
+durable, until interrupted. A store held by a running process is read
+through that process's operator socket (or DIR may be the URL of a handler
+the application mounts), with one line on standard error saying so; a
+stopped store is read from its write-ahead log, and there is nothing to
+follow. The log holds the commits after the oldest kept snapshot file; if V
+is older, watch fails (exit 2) and says so: load the store's state (export)
+and watch from its version. A summary goes to standard error.`,
 		Example: `  dualdb watch ./dualdb-demo
-  dualdb watch ./dualdb-demo --from 3 | jq -c '.ops[] | {op, key}'`,
+  dualdb watch ./dualdb-demo --from 3 | jq -c '.ops[] | {op, key}'
+  dualdb watch ./app-store --follow          # while the application runs`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runWatch(cmd, args[0], from)
+			return runWatch(cmd, args[0], from, follow)
 		},
 	}
 	c.Flags().Uint64Var(&from, "from", 0, "print the commits after version `V`")
+	c.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new commits of a running store until interrupted")
 	return c
 }
 
-func runWatch(cmd *cobra.Command, dir string, from uint64) (err error) {
+func runWatch(cmd *cobra.Command, dir string, from uint64, follow bool) (err error) {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	d, err := openStore(dir, true, false, stderr)
-	if errors.Is(err, db.ErrLocked) {
-		return userErr(err, "store %s is held by a running process: watching it live needs that process's "+
-			"operator socket, which this build does not serve; stop the process to read the feed from its log", dir)
+	if ls, err := findLive(dir, stderr); err != nil {
+		return err
+	} else if ls != nil {
+		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return ls.watch(ctx, stdout, stderr, from, follow)
 	}
+	if follow {
+		return userErr(nil, "watch --follow: no process holds %s (its operator socket does not answer), so no commit can come; "+
+			"without --follow, watch prints what its log holds", dir)
+	}
+	d, err := openStore(dir, true, false, stderr)
 	if err != nil {
 		return err
 	}
@@ -92,4 +112,65 @@ func writeChanges(w io.Writer, d *db.DB, from, last uint64) (int, error) {
 		}
 	}
 	return n, bw.Flush()
+}
+
+// watch prints the change feed of the live store after version from: up
+// to the version the process is at when it answers, or, with follow, on
+// until ctx ends (an interrupt), which is a normal end. A bounded answer
+// must end at the version it names, so a feed cut short is an error, never
+// taken for a whole one.
+func (ls *liveStore) watch(ctx context.Context, stdout, stderr io.Writer, from uint64, follow bool) error {
+	q := url.Values{"from": {strconv.FormatUint(from, 10)}}
+	if follow {
+		q.Set("follow", "1")
+	}
+	resp, err := ls.do(ctx, http.MethodGet, "/v1/changes", q)
+	if err != nil {
+		var he *liveHTTPError
+		if errors.As(err, &he) && he.Code == http.StatusGone {
+			return userErr(err, "the log of %s no longer holds version %d (%s). "+
+				"Load the store's state (dualdb export) and watch --from its version", ls.dir, from+1, he.Message)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	last, err := ls.version(resp)
+	if err != nil {
+		return err
+	}
+	ls.announce(stderr, last)
+	if !follow && from >= last {
+		fmt.Fprintf(stderr, "watch %s: no commits after version %d (the store is at version %d)\n", ls.dir, from, last)
+		return nil
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<30) // a line holds a whole commit
+	n, seen := 0, from
+	for sc.Scan() {
+		var head struct {
+			Version uint64 `json:"version"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &head); err != nil || head.Version != seen+1 {
+			return fmt.Errorf("%s/v1/changes: line %d is not the change of version %d: %s", ls.via, n+1, seen+1, excerpt(sc.Bytes()))
+		}
+		if _, err := stdout.Write(append(sc.Bytes(), '\n')); err != nil {
+			return err
+		}
+		n, seen = n+1, head.Version
+	}
+	if err := sc.Err(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("%s/v1/changes: the feed was cut after version %d: %w", ls.via, seen, err)
+	}
+	if !follow && seen != last {
+		return fmt.Errorf("%s/v1/changes: the feed ended at version %d, before the version %d it names: it is incomplete", ls.via, seen, last)
+	}
+	if n == 0 {
+		fmt.Fprintf(stderr, "watch %s: no commits after version %d\n", ls.dir, from)
+		return nil
+	}
+	fmt.Fprintf(stderr, "watch %s: %s, versions %d-%d\n", ls.dir, plural(n, "commit", "commits"), from+1, seen)
+	return nil
 }
