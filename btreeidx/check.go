@@ -9,7 +9,7 @@ import (
 	"math/rand/v2"
 )
 
-// Check verifies the invariants of DESIGN.md on v and returns what is
+// Check verifies the store's invariants (docs/design.md) on v and returns what is
 // wrong, at most limit findings (limit <= 0: no limit):
 //
 //   - order: keys strictly ascend in the primary tree, index keys in the

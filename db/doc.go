@@ -178,7 +178,7 @@
 // # Caveats
 //
 // The whole store lives in memory (about 300 bytes per record with
-// 100-byte values, see BENCHMARKS.md); the files are for durability and
+// 100-byte values, see docs/benchmarks.md); the files are for durability and
 // recovery. A read-only Open fails with ErrLocked while a writer holds the
 // store: ask the writer over its socket instead. Verify and Inspect hold
 // the shared lock for as long as they run.

@@ -15,7 +15,7 @@ import (
 
 // The overhead of the Collector on the commit, lookup and scan paths:
 // each benchmark runs with observer=none and observer=prometheus, and
-// benchstat (or OBSERVABILITY.md's table) compares the two. Commits use
+// benchstat (or the table of docs/observability.md) compares the two. Commits use
 // NoSync so that fsync does not hide CPU cost.
 //
 //	go test -run '^$' -bench . -count 6 ./metrics/ | tee new.txt

@@ -28,8 +28,8 @@
 //
 // Names follow the Prometheus conventions: the dualdb_ prefix, base units
 // (_seconds, _bytes) and _total for counters. The full table, with the
-// alerting rules and dashboard built on them, is in OBSERVABILITY.md at
-// the module root.
+// alerting rules and dashboard built on them, is in docs/observability.md
+// in the repository.
 //
 // # Cost
 //

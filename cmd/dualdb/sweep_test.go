@@ -38,7 +38,7 @@ type sweepRow struct {
 	names string // the file an error must name
 }
 
-// sweepTable is the table of RELIABILITY.md: keep the two in step.
+// sweepTable is the table of docs/reliability.md: keep the two in step.
 //
 //	inspect verify get scan export checkpoint import repair repair --yes
 var sweepTable = []sweepRow{
