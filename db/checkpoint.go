@@ -19,6 +19,11 @@ type checkpointer struct {
 	mu        sync.Mutex
 	snapshots []uint64 // kept snapshot versions, oldest first, as in meta
 	unlisted  []uint64 // snapshot files dualdb may have written that the list does not hold, as in meta
+	// unsynced are removed snapshot files whose removal a failed fsync of
+	// snap/ left uncertain: meta records them as ours for the rest of this
+	// process (a later fsync that succeeds proves nothing about them), and
+	// the next Open removes them if they came back.
+	unsynced []uint64
 
 	since      atomic.Int64  // commits since the last automatic trigger
 	sinceBytes atomic.Int64  // WAL bytes since the last automatic trigger
@@ -192,15 +197,30 @@ func (d *DB) checkpointLocked(s *state) (int64, error) {
 	}
 	c.snapshots = keep
 	c.unlisted = unlisted
+	var removed []uint64
 	for _, v := range unlisted {
 		err := fs.Remove(filepath.Join(d.snapPath(), snapshot.FileName(v)))
 		if err != nil && !isNotExist(err) {
 			d.logger.Warn("dualdb: cannot remove an old snapshot file; the next Open removes it", "version", v, "err", err)
 			continue
 		}
-		// Gone: meta may keep naming it until the next write of the list,
-		// which is harmless (Open ignores a listed file that is absent).
-		c.unlisted = slices.DeleteFunc(c.unlisted, func(u uint64) bool { return u == v })
+		removed = append(removed, v)
+	}
+	// A removal is durable only once snap/ is synced: until then a power
+	// cut can bring the file back, so meta must keep recording it as ours
+	// (the next write of the list would forget it). After the sync, meta
+	// may keep naming a gone file until that write, which is harmless:
+	// Open ignores a recorded file that is absent.
+	if len(removed) > 0 {
+		if err := fs.SyncDir(d.snapPath()); err != nil {
+			d.logger.Warn("dualdb: cannot sync the snapshot directory after removing old snapshot files; meta keeps them recorded and the next Open removes them", "versions", removed, "err", err)
+			for _, v := range removed {
+				c.unsynced = appendNew(c.unsynced, v)
+			}
+		}
+		c.unlisted = slices.DeleteFunc(c.unlisted, func(u uint64) bool {
+			return slices.Contains(removed, u) && !slices.Contains(c.unsynced, u)
+		})
 	}
 	// Truncate only once the WAL is no longer needed for a fallback: keep
 	// it whole until there are as many snapshots as may be kept (at least
