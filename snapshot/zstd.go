@@ -10,10 +10,14 @@ import (
 // depend on the machine (GOMAXPROCS), or equal input would not give equal
 // files.
 const (
-	// encoderConcurrency lets the zstd stream encoder compress one block
-	// while the caller fills the next. Block boundaries depend only on the
-	// input, so the output is the same as with 1.
-	encoderConcurrency = 2
+	// encoderConcurrency 1 compresses on the caller's goroutine. With 2
+	// the encoder compressed one block while the caller filled the next,
+	// which made a checkpoint or a backup faster but took a second core
+	// from the writers: on two cores a running backup cut their commits/s
+	// to 0.48x, against 0.66x with 1 (BenchmarkBackup_WriterThroughput in
+	// db). Block boundaries depend only on the input, so the output bytes
+	// are the same either way.
+	encoderConcurrency = 1
 	// decoderConcurrency lets the stream decoder decode ahead of the
 	// record parser on another goroutine.
 	decoderConcurrency = 2
