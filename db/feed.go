@@ -2,15 +2,13 @@ package db
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
 	"sync"
 	"sync/atomic"
-	"unicode/utf8"
 
+	"github.com/dualdb/dualdb/internal/jsonl"
 	"github.com/dualdb/dualdb/wal"
 )
 
@@ -247,22 +245,10 @@ func AppendChangeJSON(dst []byte, c Change) []byte {
 }
 
 // appendJSONField appends ,"name":"..." for b, or ,"name_b64":"..." when
-// b is not valid UTF-8.
+// b is not valid UTF-8: the encoding of dualdb export's lines.
 func appendJSONField(dst []byte, name string, b []byte) []byte {
-	dst = append(dst, ',')
-	if utf8.Valid(b) {
-		dst = appendJSONString(dst, name)
-		dst = append(dst, ':')
-		return appendJSONString(dst, string(b))
-	}
-	dst = appendJSONString(dst, name+"_b64")
-	dst = append(dst, ':', '"')
-	dst = base64.StdEncoding.AppendEncode(dst, b)
-	return append(dst, '"')
+	return jsonl.AppendField(append(dst, ','), name, b)
 }
 
-// appendJSONString appends s as a JSON string.
-func appendJSONString(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s) // a string always encodes
-	return append(dst, b...)
-}
+// appendJSONString appends s as a JSON string, as export's lines do.
+func appendJSONString(dst []byte, s string) []byte { return jsonl.AppendString(dst, s) }
