@@ -96,14 +96,8 @@ func usageErr(format string, args ...any) error {
 // store" rather than an error deep in bbolt, and read-write commands that
 // must not create a store (checkpoint) do not.
 func requireStore(dir string) error {
-	st, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return userErr(err, "%s: no such directory", dir)
-	case err != nil:
-		return wrapErr(err, "%s", dir)
-	case !st.IsDir():
-		return userErr(fs.ErrInvalid, "%s is not a directory", dir)
+	if err := requireDir(dir); err != nil {
+		return err
 	}
 	if _, err := os.Stat(filepath.Join(dir, db.WALFile)); errors.Is(err, fs.ErrNotExist) {
 		// A read-only Open writes nothing and says whether this is a
