@@ -14,7 +14,6 @@ import (
 	"github.com/dualdb/dualdb/btreeidx"
 	"github.com/dualdb/dualdb/internal/dberr"
 	"github.com/dualdb/dualdb/snapshot"
-	"github.com/dualdb/dualdb/vfs"
 	"github.com/dualdb/dualdb/wal"
 )
 
@@ -183,14 +182,14 @@ func Restore(dir string, r io.Reader) (err error) {
 			return fmt.Errorf("dualdb: restore: %w", err)
 		}
 		created[len(created)-1] = final
-		if err := restoreSyncDir(snapDir); err != nil {
+		if err := syncDir("restore", snapDir); err != nil {
 			return err
 		}
 		snaps = append(snaps, h.Version)
 	} else if h.Count != 0 {
 		return dberr.AtOffset(tmp, 0, "backup of version 0 holds %d records", h.Count)
 	}
-	if err := restoreSyncDir(dir); err != nil {
+	if err := syncDir("restore", dir); err != nil {
 		return err
 	}
 
@@ -219,7 +218,7 @@ func Restore(dir string, r io.Reader) (err error) {
 	if err != nil {
 		return fmt.Errorf("dualdb: restore: write meta data to %s: %w", walPath, err)
 	}
-	return restoreSyncDir(dir)
+	return syncDir("restore", dir)
 }
 
 // checkBackup reads the backup at path in full, as Open would read a
@@ -245,12 +244,4 @@ func checkBackup(path string) (h snapshot.Header, maxKey, maxValue int, err erro
 			&dberr.CorruptionError{File: path, Offset: -1, Version: h.Version, Reason: err.Error()})
 	}
 	return h, maxKey, maxValue, nil
-}
-
-// restoreSyncDir fsyncs the directory dir.
-func restoreSyncDir(dir string) error {
-	if err := vfs.OS.SyncDir(dir); err != nil {
-		return fmt.Errorf("dualdb: restore: sync %s: %w", dir, err)
-	}
-	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/dualdb/dualdb/btreeidx"
 	"github.com/dualdb/dualdb/internal/dberr"
 	"github.com/dualdb/dualdb/snapshot"
+	"github.com/dualdb/dualdb/vfs"
 	"github.com/dualdb/dualdb/wal"
 )
 
@@ -301,14 +302,14 @@ func Repair(plan *RepairPlan) error {
 		}
 	}
 	if len(plan.SetAside) > 0 {
-		if err := syncDir(filepath.Join(dir, SnapDir)); err != nil {
+		if err := syncDir("repair", filepath.Join(dir, SnapDir)); err != nil {
 			return err
 		}
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, WALFile)); err != nil {
 		return dberr.WrapFile("dualdb", "repair: move into place", tmp, err)
 	}
-	return syncDir(dir)
+	return syncDir("repair", dir)
 }
 
 // writeRepairedWAL writes the new wal.db of plan at path, durably.
@@ -335,10 +336,11 @@ func writeRepairedWAL(path string, plan *RepairPlan) error {
 	return nil
 }
 
-// syncDir fsyncs a directory so that renames in it are durable.
-func syncDir(dir string) error {
-	if err := (&Options{}).withDefaults().FS.SyncDir(dir); err != nil {
-		return dberr.WrapFile("dualdb", "repair: sync", dir, err)
+// syncDir fsyncs dir so that the renames and new files in it are durable;
+// op names the operation in the error ("repair", "restore").
+func syncDir(op, dir string) error {
+	if err := vfs.OS.SyncDir(dir); err != nil {
+		return dberr.WrapFile("dualdb", op+": sync", dir, err)
 	}
 	return nil
 }
