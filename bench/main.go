@@ -25,8 +25,16 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "results", "directory for results.json and ratios.svg (\"\" = do not write)")
 	seed := fs.Uint64("seed", 1, "data set seed")
 	count := fs.Int("count", 1, "rounds over all engines; each cell reports the median (use 3+ on a busy machine)")
+	curve := fs.String("curve", "", "comma-separated results directories (or results.json files) of runs at different -n: print how dualdb's costs grow with N and write curve.svg into -out; measures nothing")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *curve != "" {
+		if err := runCurve(splitList(*curve), "dualdb", *out, stdout); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 2
+		}
+		return 0
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "bench: unexpected argument %q\n", fs.Arg(0))
