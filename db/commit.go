@@ -54,10 +54,12 @@ func (d *DB) startCommitter() {
 	d.cm.cond = sync.NewCond(&d.cm.qmu)
 }
 
-// enqueueLocked queues req and reports whether its writer is the leader,
-// which must call d.lead. Otherwise the writer calls d.follow. The caller
-// holds d.mu, which keeps the queue in version order.
-func (d *DB) enqueueLocked(req *commitReq) (leader bool) {
+// queueLocked queues req and reports whether its writer is the leader,
+// which must call d.lead; otherwise the writer must call d.follow. A
+// caller that did neither would leave the commits queued behind it
+// unwritten forever. The caller holds d.mu, which keeps the queue in
+// version order.
+func (d *DB) queueLocked(req *commitReq) (leader bool) {
 	c := &d.cm
 	c.qmu.Lock()
 	c.queue = append(c.queue, req)

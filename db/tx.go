@@ -179,7 +179,7 @@ func (d *DB) Update(fn func(tx *Tx) error) (err error) {
 	d.assigned = version
 	d.pending = req.view
 	d.lastReq = req
-	leader := d.enqueueLocked(req)
+	leader := d.queueLocked(req)
 	committed = true
 	d.mu.Unlock()
 
