@@ -179,11 +179,16 @@ func (d *DB) Update(fn func(tx *Tx) error) (err error) {
 	d.assigned = version
 	d.pending = req.view
 	d.lastReq = req
-	d.enqueueLocked(req)
+	leader := d.queueLocked(req)
 	committed = true
 	d.mu.Unlock()
 
-	<-req.finished // commits are written in order: ours durable means all before it are
+	// Commits are written in order: ours durable means all before it are.
+	if leader {
+		d.lead()
+	} else {
+		d.follow(req)
+	}
 	err = req.err
 	if err != nil {
 		d.stats.failedCommits.Add(1)
