@@ -87,7 +87,11 @@ func (tx *Tx) GetByIndex(index []byte) (Record, error) {
 // appendDeleteOp appends the WAL op that deletes old, carrying the whole
 // record so that the change feed can say what was removed.
 func appendDeleteOp(body []byte, old Record) []byte {
-	return wal.AppendOp(body, wal.Op{Kind: wal.OpDeleteRecord, Key: old.Key, Index: old.Index, Value: old.Value, Version: old.Version})
+	return wal.AppendOp(body, deleteOp(old))
+}
+
+func deleteOp(old Record) wal.Op {
+	return wal.Op{Kind: wal.OpDeleteRecord, Key: old.Key, Index: old.Index, Value: old.Value, Version: old.Version}
 }
 
 func (d *DB) checkSizes(key, index, value []byte) error {
