@@ -39,11 +39,14 @@ empty, in which import creates a new store. Any other directory (one that
 holds files but no wal.db) is refused before anything is written.
 
 Lines are applied in batches of --batch lines, each in one atomic, durable
-Update. A batch that holds a bad line (not a JSON record of the export
-format, an empty key, a field over the store's size limits) or a conflict
-(the line's index key belongs to another record, stored or from an earlier
-line) is not applied, and import stops there. It names the batch's first
-bad line and its first conflict, each with its line number, and:
+commit. Within a batch a later line with the same key wins, and index keys
+may move between records: a batch is checked as a whole, once all its
+lines are in. A batch that holds a bad line (not a JSON record of the
+export format, an empty key, a field over the store's size limits) or a
+conflict (an index key that two records would hold: a stored record and a
+line, or two lines) is not applied, and import stops there. It names the
+batch's first bad line and its first conflict, each with its line number,
+and:
 
   - into an existing store: every batch before that one is applied, and
     stays; nothing of that batch, nor of any line after it, is applied.
@@ -149,35 +152,70 @@ func runImport(stdin io.Reader, stdout, stderr io.Writer, dir, file string, batc
 		return fmt.Sprintf("; applied: lines 1-%d (%s in %s), not applied: line %d on",
 			applied, plural(records, "record", "records"), plural(batches, "batch", "batches"), first)
 	}
-	// flush applies the pending batch in one Update, or, if a line of it
+	var (
+		recs   []db.Record        // the pending batch's records, for PutAll
+		lastOf = map[string]int{} // key -> its last position in batch
+	)
+	// flush applies the pending batch in one commit, or, if a line of it
 	// is bad, applies nothing and names the first line of each kind of
 	// fault: a malformed line (bad, or a record the store's limits
-	// refuse) and an index conflict.
+	// refuse) and an index conflict. A batch of good lines goes in by
+	// PutAll, the store's bulk path, which checks it as a whole; a key
+	// given twice takes its later line. A conflict PutAll finds is named
+	// by its line; any other refusal is diagnosed by trying the batch
+	// again as one Put per line, which finds every kind of fault.
 	flush := func() error {
 		if inBatch == 0 {
 			return nil
 		}
+		var err error
 		var conflict, refused *lineError
-		err := d.Update(func(tx *db.Tx) error {
-			for _, lr := range batch {
-				err := tx.Put(lr.rec.Key, lr.rec.Index, lr.rec.Value)
-				switch {
-				case err == nil:
-				case errors.Is(err, db.ErrConflict):
-					if conflict == nil {
-						conflict = &lineError{lr.line, err}
-					}
-				default:
-					if refused == nil {
-						refused = &lineError{lr.line, err}
-					}
+		sequential := true
+		if bad == nil {
+			clear(lastOf)
+			for i, lr := range batch {
+				lastOf[string(lr.rec.Key)] = i
+			}
+			recs = recs[:0]
+			for i, lr := range batch {
+				if lastOf[string(lr.rec.Key)] == i {
+					recs = append(recs, lr.rec)
 				}
 			}
-			if bad != nil || conflict != nil || refused != nil {
-				return errBadBatch
+			err = d.PutAll(recs...)
+			var ce *db.ConflictError
+			switch {
+			case errors.As(err, &ce):
+				conflict = &lineError{batch[lastOf[string(ce.Key)]].line, err}
+				err = errBadBatch
+				sequential = false
+			case errors.Is(err, db.ErrTooLarge) || errors.Is(err, db.ErrEmptyKey):
+			default: // applied, or the commit failed
+				sequential = false
 			}
-			return nil
-		})
+		}
+		if sequential {
+			err = d.Update(func(tx *db.Tx) error {
+				for _, lr := range batch {
+					err := tx.Put(lr.rec.Key, lr.rec.Index, lr.rec.Value)
+					switch {
+					case err == nil:
+					case errors.Is(err, db.ErrConflict):
+						if conflict == nil {
+							conflict = &lineError{lr.line, err}
+						}
+					default:
+						if refused == nil {
+							refused = &lineError{lr.line, err}
+						}
+					}
+				}
+				if bad != nil || conflict != nil || refused != nil {
+					return errBadBatch
+				}
+				return nil
+			})
+		}
 		if errors.Is(err, errBadBatch) {
 			if bad == nil || (refused != nil && refused.line < bad.line) {
 				bad = refused
