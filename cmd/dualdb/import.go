@@ -130,13 +130,20 @@ func runImport(stdin io.Reader, stdout, stderr io.Writer, dir, file string, batc
 	}
 	defer bar.finish()
 
+	// Lines are read and parsed on another goroutine, a batch ahead of
+	// the one being committed: parsing the next batch overlaps the
+	// commit (and its fsync) of this one.
+	done := make(chan struct{})
+	defer close(done)
+	pending := make(chan importBatch, 1)
+	go readBatches(sc, cr, batchSize, pending, done)
+
 	var (
 		batch   []lineRecord
 		inBatch int        // non-blank lines of the pending batch, bad ones included
 		first   int        // first line of the pending batch
 		bad     *lineError // first malformed line of the pending batch
-		lineNo  int
-		applied int // lines applied: the last line of the last applied batch
+		applied int        // lines applied: the last line of the last applied batch
 		records int
 		batches int
 	)
@@ -236,54 +243,96 @@ func runImport(stdin io.Reader, stdout, stderr io.Writer, dir, file string, batc
 		applied = batch[len(batch)-1].line
 		records += len(batch)
 		batches++
-		batch, inBatch, bad = batch[:0], 0, nil
-		bar.set(cr.n, total)
 		return nil
 	}
-	for sc.Scan() {
-		lineNo++
-		line := sc.Bytes()
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
+	for b := range pending {
+		batch, inBatch, first, bad = b.lines, b.inBatch, b.first, b.bad
+		if b.readErr != nil {
+			return userErr(b.readErr, "import stopped at %s line %d: %v%s", name, b.errLine, b.readErr, appliedText())
 		}
-		if inBatch == 0 {
-			first = lineNo
+		if err := flush(); err != nil {
+			return err
 		}
-		inBatch++
-		if rec, err := parseLine(line); err != nil {
-			if bad == nil {
-				bad = &lineError{lineNo, err}
-			}
-		} else {
-			batch = append(batch, lineRecord{line: lineNo, rec: rec})
-		}
-		if inBatch == batchSize {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		if inBatch == 0 {
-			first = lineNo + 1
-		}
-		if !errors.Is(err, bufio.ErrTooLong) {
-			return userErr(err, "import stopped at %s line %d: %v%s", name, lineNo+1, err, appliedText())
-		}
-		// The batch ends at the line that is too long to read.
-		inBatch++
-		if bad == nil {
-			bad = &lineError{lineNo + 1, fmt.Errorf("line longer than %s", size(maxLineSize))}
-		}
-	}
-	if err := flush(); err != nil {
-		return err
+		bar.set(b.read, total)
 	}
 	bar.finish()
 	fmt.Fprintf(stdout, "imported %s from %s into %s in %s; store version %d, %s\n",
 		plural(records, "record", "records"), name, dir, plural(batches, "batch", "batches"),
 		d.Version(), plural(d.Stats().Records, "record", "records"))
 	return nil
+}
+
+// importBatch is one batch of lines as read and parsed, or the error that
+// stopped reading.
+type importBatch struct {
+	lines   []lineRecord // the good lines
+	inBatch int          // non-blank lines, bad ones included
+	first   int          // first line of the batch
+	bad     *lineError   // first malformed line of the batch
+	read    int64        // bytes read by the end of the batch, for progress
+	readErr error        // reading failed at line errLine; the batch is dropped
+	errLine int
+}
+
+// readBatches reads lines from sc, parses them and sends them on out in
+// batches of batchSize non-blank lines (the last may be shorter). A line
+// too long to read ends its batch as a bad line; any other read error is
+// sent alone. It closes out when the input ends, and returns early once
+// done is closed.
+func readBatches(sc *bufio.Scanner, cr *countingReader, batchSize int, out chan<- importBatch, done <-chan struct{}) {
+	defer close(out)
+	send := func(b importBatch) bool {
+		b.read = cr.n
+		select {
+		case out <- b:
+			return true
+		case <-done:
+			return false
+		}
+	}
+	var b importBatch
+	lineNo := 0
+	for sc.Scan() {
+		lineNo++
+		line := sc.Bytes()
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if b.inBatch == 0 {
+			b.first = lineNo
+		}
+		b.inBatch++
+		if rec, err := parseLine(line); err != nil {
+			if b.bad == nil {
+				b.bad = &lineError{lineNo, err}
+			}
+		} else {
+			b.lines = append(b.lines, lineRecord{line: lineNo, rec: rec})
+		}
+		if b.inBatch == batchSize {
+			if !send(b) {
+				return
+			}
+			b = importBatch{}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if b.inBatch == 0 {
+			b.first = lineNo + 1
+		}
+		if !errors.Is(err, bufio.ErrTooLong) {
+			send(importBatch{first: b.first, readErr: err, errLine: lineNo + 1})
+			return
+		}
+		// The batch ends at the line that is too long to read.
+		b.inBatch++
+		if b.bad == nil {
+			b.bad = &lineError{lineNo + 1, fmt.Errorf("line longer than %s", size(maxLineSize))}
+		}
+	}
+	if b.inBatch > 0 {
+		send(b)
+	}
 }
 
 // errBadBatch rolls back the Update of a batch that holds a bad line.

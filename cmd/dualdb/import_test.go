@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/dualdb/dualdb/db"
 )
@@ -344,5 +347,21 @@ func TestImport_BatchAsAWhole(t *testing.T) {
 	}
 	if r := runCLI(t, "", "export", dir); r.stdout != want {
 		t.Errorf("store after the refused import:\n%s\nwant\n%s", r.stdout, want)
+	}
+}
+
+// A read error stops the import after the batches read before it; the
+// batch it cut short is not applied, and the message names the line.
+func TestImport_ReadError(t *testing.T) {
+	dir := emptyStore(t)
+	in := io.MultiReader(strings.NewReader(lineA+"\n"+lineB+"\n"+lineC+"\n"), iotest.ErrReader(errors.New("device gone")))
+	err := runImport(in, io.Discard, io.Discard, dir, "-", 2)
+	want := "import stopped at standard input line 4: device gone; applied: lines 1-2 (2 records in 1 batch), not applied: line 3 on"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("import = %v, want an error saying %q", err, want)
+	}
+	r := runCLI(t, "", "export", dir)
+	if want := lineA + "\n" + lineB + "\n"; r.stdout != want {
+		t.Errorf("store after the stopped import:\n%s\nwant\n%s", r.stdout, want)
 	}
 }
