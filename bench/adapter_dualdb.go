@@ -7,9 +7,11 @@ import (
 	"github.com/dualdb/dualdb/db"
 )
 
-// dualdb: the store under test. One Update per commit with Tx.Put for each
-// record; reads through Get, GetByIndex and a Snapshot's iterators. Durable
-// runs use the default options; the others set NoSync.
+// dualdb: the store under test. A commit of several records (W3's load
+// batches) is one DB.PutAll, the call a user loading data makes; a commit
+// of one record (W1, W2, W8) is one DB.Put, which is an Update of one
+// Tx.Put. Reads go through Get, GetByIndex and a Snapshot's iterators.
+// Durable runs use the default options; the others set NoSync.
 func init() {
 	register(Engine{
 		Name:       "dualdb",
@@ -17,7 +19,7 @@ func init() {
 		Durable:    true,
 		Ordered:    true,
 		Module:     "github.com/dualdb/dualdb",
-		Note:       "db.Update with Tx.Put per record; Snapshot().Ascend/AscendIndex; NoSync when not durable",
+		Note:       "db.PutAll per batch, db.Put for one record; Snapshot().Ascend/AscendIndex; NoSync when not durable",
 		Open:       openDualdb,
 	})
 }
@@ -36,14 +38,14 @@ func openDualdb(dir string, durable bool) (Store, error) {
 }
 
 func (s *dualdbStore) Put(recs []Record) error {
-	return s.d.Update(func(tx *db.Tx) error {
-		for _, r := range recs {
-			if err := tx.Put(r.Key, r.Index, r.Value); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	if len(recs) == 1 {
+		return s.d.Put(recs[0].Key, recs[0].Index, recs[0].Value)
+	}
+	batch := make([]db.Record, len(recs))
+	for i, r := range recs {
+		batch[i] = db.Record{Key: r.Key, Index: r.Index, Value: r.Value}
+	}
+	return s.d.PutAll(batch...)
 }
 
 func dualdbRecord(r db.Record, err error) (Record, error) {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dualdb/dualdb/btreeidx"
 	"github.com/dualdb/dualdb/internal/dberr"
 	"github.com/dualdb/dualdb/snapshot"
 )
@@ -27,6 +28,7 @@ type checkpointer struct {
 
 	since      atomic.Int64  // commits since the last automatic trigger
 	sinceBytes atomic.Int64  // WAL bytes since the last automatic trigger
+	storeBytes atomic.Int64  // record bytes of the last checkpoint's version (or of the store as opened)
 	trigger    chan struct{} // buffered(1): an automatic checkpoint is due
 	stopc      chan struct{}
 	wg         sync.WaitGroup
@@ -41,6 +43,12 @@ func (c *checkpointer) start(d *DB) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
+		// The byte trigger grows with the store: learn the size of the
+		// store as opened, off the Open path. Commits meanwhile are paced
+		// by the CheckpointBytes floor alone.
+		if n, ok := recordBytes(d.current().view, c.stopc); ok {
+			c.storeBytes.CompareAndSwap(0, n)
+		}
 		for {
 			select {
 			case <-c.stopc:
@@ -54,6 +62,23 @@ func (c *checkpointer) start(d *DB) {
 	}()
 }
 
+// recordBytes returns the key, index key and value bytes of every record
+// of v; ok is false if stop was closed before it was done.
+func recordBytes(v btreeidx.View, stop <-chan struct{}) (n int64, ok bool) {
+	i := 0
+	for r := range v.Ascend(nil, nil) {
+		if i++; i%4096 == 0 {
+			select {
+			case <-stop:
+				return 0, false
+			default:
+			}
+		}
+		n += int64(len(r.Key) + len(r.Index) + len(r.Value))
+	}
+	return n, true
+}
+
 func (c *checkpointer) stop() {
 	if c.stopc == nil {
 		return
@@ -63,24 +88,39 @@ func (c *checkpointer) stop() {
 }
 
 // noteCommits counts durable commits and their WAL bytes and triggers an
-// automatic checkpoint every Options.CheckpointEvery commits or
-// Options.CheckpointBytes bytes. It never blocks the committer.
+// automatic checkpoint when one is due (see due). It never blocks the
+// committer.
 func (c *checkpointer) noteCommits(d *DB, n, bytes int) {
 	if c.trigger == nil {
 		return
 	}
-	due := c.since.Add(int64(n)) >= int64(d.opts.CheckpointEvery)
-	if d.opts.CheckpointBytes > 0 && c.sinceBytes.Add(int64(bytes)) >= d.opts.CheckpointBytes {
-		due = true
-	}
-	if due {
-		c.since.Store(0)
-		c.sinceBytes.Store(0)
+	if c.due(&d.opts, n, bytes) {
 		select {
 		case c.trigger <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// due adds n commits of bytes WAL bytes to the counts since the last
+// automatic trigger and reports whether a checkpoint is due now, resetting
+// the counts if so. It is due after Options.CheckpointEvery commits, or
+// once the WAL bytes reach the larger of Options.CheckpointBytes and the
+// record bytes of the store at the last checkpoint. That second bound
+// keeps a growing store's checkpoints geometric: a load of N bytes takes
+// O(log N) checkpoints of O(N) bytes in all, instead of one of the whole
+// store every CheckpointBytes; and Open replays at most about one store's
+// worth of WAL after the newest snapshot.
+func (c *checkpointer) due(o *Options, n, bytes int) bool {
+	due := c.since.Add(int64(n)) >= int64(o.CheckpointEvery)
+	if o.CheckpointBytes > 0 && c.sinceBytes.Add(int64(bytes)) >= max(o.CheckpointBytes, c.storeBytes.Load()) {
+		due = true
+	}
+	if due {
+		c.since.Store(0)
+		c.sinceBytes.Store(0)
+	}
+	return due
 }
 
 func (d *DB) snapOptions() *snapshot.Options {
@@ -163,8 +203,10 @@ func (d *DB) checkpointLocked(s *state) (int64, error) {
 	}
 	c.unlisted = unlisted
 	h := snapshot.Header{StoreID: d.storeID, Version: s.version, Count: uint64(s.view.Len())}
+	var stored int64 // record bytes written, for the automatic trigger
 	recs := func(yield func(snapshot.Record) bool) {
 		for r := range s.view.Ascend(nil, nil) {
+			stored += int64(len(r.Key) + len(r.Index) + len(r.Value))
 			if !yield(snapshot.Record(r)) {
 				return
 			}
@@ -174,6 +216,7 @@ func (d *DB) checkpointLocked(s *state) (int64, error) {
 	if err != nil {
 		return 0, err // names the snapshot file
 	}
+	c.storeBytes.Store(stored)
 	keep := append(slices.Clone(c.snapshots), s.version)
 	var drop []uint64
 	if len(keep) > d.opts.KeepSnapshots {

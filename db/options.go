@@ -11,7 +11,7 @@ import (
 // Defaults for zero Options fields.
 const (
 	DefaultCheckpointEvery = 100_000                    // WAL records between automatic checkpoints
-	DefaultCheckpointBytes = 64 << 20                   // WAL bytes between automatic checkpoints
+	DefaultCheckpointBytes = 64 << 20                   // least WAL bytes between automatic checkpoints
 	DefaultKeepSnapshots   = 2                          // snapshot files kept
 	DefaultMaxKeySize      = limits.DefaultMaxKeySize   // bytes, for keys and index keys: 64 KiB
 	DefaultMaxValueSize    = limits.DefaultMaxValueSize // bytes: 16 MiB
@@ -49,17 +49,24 @@ type Options struct {
 	// documentation, "Live operations"). Read-only opens never serve.
 	NoAdminSocket bool
 
-	// CheckpointEvery is the number of WAL records between automatic
-	// checkpoints, each of which writes a snapshot file in the background.
-	// 0 means DefaultCheckpointEvery; a negative value turns automatic
-	// checkpoints off (Checkpoint still works).
+	// CheckpointEvery is the number of WAL records (commits) between
+	// automatic checkpoints, each of which writes a snapshot file in the
+	// background. 0 means DefaultCheckpointEvery; a negative value turns
+	// automatic checkpoints off (Checkpoint still works).
 	CheckpointEvery int
 
-	// CheckpointBytes is the number of WAL bytes between automatic
+	// CheckpointBytes is the least number of WAL bytes between automatic
 	// checkpoints, so that a few large commits (a bulk load) also get one.
-	// 0 means DefaultCheckpointBytes; a negative value turns this trigger
-	// off. A checkpoint runs when either trigger is reached, unless
-	// CheckpointEvery is negative, which turns automatic checkpoints off.
+	// The byte trigger grows with the store: a checkpoint is due once the
+	// WAL written since the last automatic one reaches the larger of
+	// CheckpointBytes and the record bytes (keys, index keys and values)
+	// of the store at the last checkpoint. A store that grows thus takes a
+	// number of checkpoints logarithmic in its size, and their total work
+	// is linear in it, while Open replays at most about one store's worth
+	// of WAL after the newest snapshot. 0 means DefaultCheckpointBytes; a
+	// negative value turns this trigger off. A checkpoint runs when either
+	// trigger is reached, unless CheckpointEvery is negative, which turns
+	// automatic checkpoints off.
 	CheckpointBytes int64
 
 	// KeepSnapshots is how many snapshot files are kept; the WAL keeps every

@@ -2,7 +2,9 @@ package db_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -352,4 +354,137 @@ func TestSnapshot_Prefix(t *testing.T) {
 	if !errors.Is(err, errAbort) {
 		t.Fatal(err)
 	}
+}
+
+// TestPutAll_LargeBatchLog: a batch large enough for the WAL ops to be
+// encoded beside the index work must log exactly what a small one does
+// (Deletes of the records giving up index keys, in batch order, then every
+// Put in batch order, after the transaction's earlier ops), with or
+// without givers, and a refused one must log nothing.
+func TestPutAll_LargeBatchLog(t *testing.T) {
+	const n = 300 // above the size encoded on another goroutine
+	d := openTest(t, &db.Options{NoSync: true})
+	batch := func(prefix string) []db.Record {
+		recs := make([]db.Record, n)
+		for i := range recs {
+			recs[i] = db.Record{Key: fmt.Appendf(nil, "%s-k%04d", prefix, n-i), Index: fmt.Appendf(nil, "%s-i%04d", prefix, i), Value: fmt.Appendf(nil, "v%d", i)}
+		}
+		return recs
+	}
+	type op struct {
+		kind db.OpKind
+		rec  db.Record
+	}
+	logged := func(v uint64) []op {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		for c, err := range d.Changes(ctx, v-1) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ops []op
+			for _, o := range c.Ops {
+				ops = append(ops, op{o.Kind, o.Record})
+			}
+			return ops
+		}
+		return nil
+	}
+	wantLog := func(what string, v uint64, want []op) {
+		t.Helper()
+		got := logged(v)
+		if len(got) != len(want) {
+			t.Fatalf("%s: version %d logged %d ops, want %d", what, v, len(got), len(want))
+		}
+		for i := range want {
+			w := want[i].rec
+			if want[i].kind == db.OpPut {
+				w.Version = v
+			}
+			if got[i].kind != want[i].kind || !sameRecord(got[i].rec, w) {
+				t.Fatalf("%s: version %d op %d is %v %s, want %v %s", what, v, i, got[i].kind, fmtRec(got[i].rec), want[i].kind, fmtRec(w))
+			}
+		}
+	}
+	puts := func(recs []db.Record) (ops []op) {
+		for _, r := range recs {
+			ops = append(ops, op{db.OpPut, r})
+		}
+		return ops
+	}
+
+	// Fresh records, alone in their transaction.
+	first := batch("a")
+	if err := d.PutAll(first...); err != nil {
+		t.Fatal(err)
+	}
+	wantLog("fresh", d.Version(), puts(first))
+
+	// Records of the first batch rotate index keys (positions 10, 20, 30
+	// give theirs up, listed in reverse), after an earlier op.
+	second := batch("b")
+	olds := []db.Record{withVersion(first[10], 1), withVersion(first[20], 1), withVersion(first[30], 1)}
+	second[5] = db.Record{Key: first[30].Key, Index: first[10].Index, Value: []byte("x30")}
+	second[6] = db.Record{Key: first[20].Key, Index: first[30].Index, Value: []byte("x20")}
+	second[7] = db.Record{Key: first[10].Key, Index: first[20].Index, Value: []byte("x10")}
+	pre := rec("pre", "pre-i", "P")
+	err := d.Update(func(tx *db.Tx) error {
+		if err := tx.Put(pre.Key, pre.Index, pre.Value); err != nil {
+			return err
+		}
+		return tx.PutAll(second...)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []op{{db.OpPut, pre}}
+	// Givers in batch order: second[5] (first[30]), [6] (first[20]), [7] (first[10]).
+	want = append(want, op{db.OpDelete, olds[2]}, op{db.OpDelete, olds[1]}, op{db.OpDelete, olds[0]})
+	wantLog("rotation after a put", d.Version(), append(want, puts(second)...))
+
+	// A swap alone in its transaction: givers with an empty log so far.
+	third := batch("c")
+	third[0] = db.Record{Key: first[1].Key, Index: first[2].Index, Value: []byte("s1")}
+	third[1] = db.Record{Key: first[2].Key, Index: first[1].Index, Value: []byte("s2")}
+	if err := d.PutAll(third...); err != nil {
+		t.Fatal(err)
+	}
+	wantLog("swap", d.Version(), append([]op{{db.OpDelete, withVersion(first[1], 1)}, {db.OpDelete, withVersion(first[2], 1)}}, puts(third)...))
+
+	// Fresh records after an earlier op of the transaction.
+	fourth := batch("e")
+	err = d.Update(func(tx *db.Tx) error {
+		if err := tx.Delete(pre.Key); err != nil {
+			return err
+		}
+		return tx.PutAll(fourth...)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLog("fresh after a delete", d.Version(), append([]op{{db.OpDelete, withVersion(pre, 2)}}, puts(fourth)...))
+
+	// A refused batch logs nothing; the transaction goes on.
+	refused := batch("d")
+	refused[n-1].Index = first[0].Index
+	post := rec("post", "post-i", "Q")
+	err = d.Update(func(tx *db.Tx) error {
+		var ce *db.ConflictError
+		if err := tx.PutAll(refused...); !errors.As(err, &ce) {
+			return fmt.Errorf("conflicting batch: %v, want a *ConflictError", err)
+		}
+		return tx.Put(post.Key, post.Index, post.Value)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLog("after a refused batch", d.Version(), []op{{db.OpPut, post}})
+	// first, second (3 of its keys were first's), third (2 of its keys
+	// were first's), fourth, post.
+	if got, want := d.Snapshot().Len(), n+(n-3)+(n-2)+n+1; got != want {
+		t.Fatalf("store holds %d records, want %d", got, want)
+	}
+	// The log replays to the same store.
+	reopenTest(t, d, nil)
 }

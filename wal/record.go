@@ -83,6 +83,20 @@ func AppendOp(dst []byte, op Op) []byte {
 	return dst
 }
 
+// OpSize returns the length of op's encoding, len(AppendOp(nil, op)), so
+// that a caller can size a buffer for many ops before encoding them.
+func OpSize(op Op) int {
+	n := 1 + uvarintLen(uint64(len(op.Key))) + len(op.Key)
+	if op.Kind == OpPut || op.Kind == OpDeleteRecord {
+		n += uvarintLen(uint64(len(op.Index))) + len(op.Index)
+		n += uvarintLen(uint64(len(op.Value))) + len(op.Value)
+	}
+	if op.Kind == OpDeleteRecord {
+		n += uvarintLen(op.Version)
+	}
+	return n
+}
+
 // AssembleRecord appends to dst the record stored under version whose n
 // ops are encoded, back to back, in body (from AppendOp).
 func AssembleRecord(dst []byte, version uint64, n int, body []byte) []byte {

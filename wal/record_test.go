@@ -159,6 +159,22 @@ func TestAssembleRecord(t *testing.T) {
 	}
 }
 
+func TestOpSize(t *testing.T) {
+	long := bytes.Repeat([]byte("x"), 200) // two-byte length prefixes
+	ops := append(smallOps(),
+		wal.Op{Kind: wal.OpPut},
+		wal.Op{Kind: wal.OpPut, Key: long, Index: long[:128], Value: bytes.Repeat(long, 100)},
+		wal.Op{Kind: wal.OpDelete, Key: long, Index: long, Value: long},
+		wal.Op{Kind: wal.OpDeleteRecord, Key: long, Version: math.MaxUint64},
+		wal.Op{Kind: wal.OpDeleteRecord, Key: []byte("k")},
+	)
+	for i, op := range ops {
+		if got, want := wal.OpSize(op), len(wal.AppendOp(nil, op)); got != want {
+			t.Errorf("op %d (%v): OpSize = %d, encoding is %d bytes", i, op.Kind, got, want)
+		}
+	}
+}
+
 // TestRecord_ZeroOps: whatever AppendRecord writes, DecodeRecord must read
 // back, or an acknowledged commit turns into "corruption" at the next Open.
 func TestRecord_ZeroOps(t *testing.T) {

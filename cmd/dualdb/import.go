@@ -39,11 +39,14 @@ empty, in which import creates a new store. Any other directory (one that
 holds files but no wal.db) is refused before anything is written.
 
 Lines are applied in batches of --batch lines, each in one atomic, durable
-Update. A batch that holds a bad line (not a JSON record of the export
-format, an empty key, a field over the store's size limits) or a conflict
-(the line's index key belongs to another record, stored or from an earlier
-line) is not applied, and import stops there. It names the batch's first
-bad line and its first conflict, each with its line number, and:
+commit. Within a batch a later line with the same key wins, and index keys
+may move between records: a batch is checked as a whole, once all its
+lines are in. A batch that holds a bad line (not a JSON record of the
+export format, an empty key, a field over the store's size limits) or a
+conflict (an index key that two records would hold: a stored record and a
+line, or two lines) is not applied, and import stops there. It names the
+batch's first bad line and its first conflict, each with its line number,
+and:
 
   - into an existing store: every batch before that one is applied, and
     stays; nothing of that batch, nor of any line after it, is applied.
@@ -127,13 +130,20 @@ func runImport(stdin io.Reader, stdout, stderr io.Writer, dir, file string, batc
 	}
 	defer bar.finish()
 
+	// Lines are read and parsed on another goroutine, a batch ahead of
+	// the one being committed: parsing the next batch overlaps the
+	// commit (and its fsync) of this one.
+	done := make(chan struct{})
+	defer close(done)
+	pending := make(chan importBatch, 1)
+	go readBatches(sc, cr, batchSize, pending, done)
+
 	var (
 		batch   []lineRecord
 		inBatch int        // non-blank lines of the pending batch, bad ones included
 		first   int        // first line of the pending batch
 		bad     *lineError // first malformed line of the pending batch
-		lineNo  int
-		applied int // lines applied: the last line of the last applied batch
+		applied int        // lines applied: the last line of the last applied batch
 		records int
 		batches int
 	)
@@ -149,35 +159,70 @@ func runImport(stdin io.Reader, stdout, stderr io.Writer, dir, file string, batc
 		return fmt.Sprintf("; applied: lines 1-%d (%s in %s), not applied: line %d on",
 			applied, plural(records, "record", "records"), plural(batches, "batch", "batches"), first)
 	}
-	// flush applies the pending batch in one Update, or, if a line of it
+	var (
+		recs   []db.Record        // the pending batch's records, for PutAll
+		lastOf = map[string]int{} // key -> its last position in batch
+	)
+	// flush applies the pending batch in one commit, or, if a line of it
 	// is bad, applies nothing and names the first line of each kind of
 	// fault: a malformed line (bad, or a record the store's limits
-	// refuse) and an index conflict.
+	// refuse) and an index conflict. A batch of good lines goes in by
+	// PutAll, the store's bulk path, which checks it as a whole; a key
+	// given twice takes its later line. A conflict PutAll finds is named
+	// by its line; any other refusal is diagnosed by trying the batch
+	// again as one Put per line, which finds every kind of fault.
 	flush := func() error {
 		if inBatch == 0 {
 			return nil
 		}
+		var err error
 		var conflict, refused *lineError
-		err := d.Update(func(tx *db.Tx) error {
-			for _, lr := range batch {
-				err := tx.Put(lr.rec.Key, lr.rec.Index, lr.rec.Value)
-				switch {
-				case err == nil:
-				case errors.Is(err, db.ErrConflict):
-					if conflict == nil {
-						conflict = &lineError{lr.line, err}
-					}
-				default:
-					if refused == nil {
-						refused = &lineError{lr.line, err}
-					}
+		sequential := true
+		if bad == nil {
+			clear(lastOf)
+			for i, lr := range batch {
+				lastOf[string(lr.rec.Key)] = i
+			}
+			recs = recs[:0]
+			for i, lr := range batch {
+				if lastOf[string(lr.rec.Key)] == i {
+					recs = append(recs, lr.rec)
 				}
 			}
-			if bad != nil || conflict != nil || refused != nil {
-				return errBadBatch
+			err = d.PutAll(recs...)
+			var ce *db.ConflictError
+			switch {
+			case errors.As(err, &ce):
+				conflict = &lineError{batch[lastOf[string(ce.Key)]].line, err}
+				err = errBadBatch
+				sequential = false
+			case errors.Is(err, db.ErrTooLarge) || errors.Is(err, db.ErrEmptyKey):
+			default: // applied, or the commit failed
+				sequential = false
 			}
-			return nil
-		})
+		}
+		if sequential {
+			err = d.Update(func(tx *db.Tx) error {
+				for _, lr := range batch {
+					err := tx.Put(lr.rec.Key, lr.rec.Index, lr.rec.Value)
+					switch {
+					case err == nil:
+					case errors.Is(err, db.ErrConflict):
+						if conflict == nil {
+							conflict = &lineError{lr.line, err}
+						}
+					default:
+						if refused == nil {
+							refused = &lineError{lr.line, err}
+						}
+					}
+				}
+				if bad != nil || conflict != nil || refused != nil {
+					return errBadBatch
+				}
+				return nil
+			})
+		}
 		if errors.Is(err, errBadBatch) {
 			if bad == nil || (refused != nil && refused.line < bad.line) {
 				bad = refused
@@ -198,54 +243,96 @@ func runImport(stdin io.Reader, stdout, stderr io.Writer, dir, file string, batc
 		applied = batch[len(batch)-1].line
 		records += len(batch)
 		batches++
-		batch, inBatch, bad = batch[:0], 0, nil
-		bar.set(cr.n, total)
 		return nil
 	}
-	for sc.Scan() {
-		lineNo++
-		line := sc.Bytes()
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
+	for b := range pending {
+		batch, inBatch, first, bad = b.lines, b.inBatch, b.first, b.bad
+		if b.readErr != nil {
+			return userErr(b.readErr, "import stopped at %s line %d: %v%s", name, b.errLine, b.readErr, appliedText())
 		}
-		if inBatch == 0 {
-			first = lineNo
+		if err := flush(); err != nil {
+			return err
 		}
-		inBatch++
-		if rec, err := parseLine(line); err != nil {
-			if bad == nil {
-				bad = &lineError{lineNo, err}
-			}
-		} else {
-			batch = append(batch, lineRecord{line: lineNo, rec: rec})
-		}
-		if inBatch == batchSize {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		if inBatch == 0 {
-			first = lineNo + 1
-		}
-		if !errors.Is(err, bufio.ErrTooLong) {
-			return userErr(err, "import stopped at %s line %d: %v%s", name, lineNo+1, err, appliedText())
-		}
-		// The batch ends at the line that is too long to read.
-		inBatch++
-		if bad == nil {
-			bad = &lineError{lineNo + 1, fmt.Errorf("line longer than %s", size(maxLineSize))}
-		}
-	}
-	if err := flush(); err != nil {
-		return err
+		bar.set(b.read, total)
 	}
 	bar.finish()
 	fmt.Fprintf(stdout, "imported %s from %s into %s in %s; store version %d, %s\n",
 		plural(records, "record", "records"), name, dir, plural(batches, "batch", "batches"),
 		d.Version(), plural(d.Stats().Records, "record", "records"))
 	return nil
+}
+
+// importBatch is one batch of lines as read and parsed, or the error that
+// stopped reading.
+type importBatch struct {
+	lines   []lineRecord // the good lines
+	inBatch int          // non-blank lines, bad ones included
+	first   int          // first line of the batch
+	bad     *lineError   // first malformed line of the batch
+	read    int64        // bytes read by the end of the batch, for progress
+	readErr error        // reading failed at line errLine; the batch is dropped
+	errLine int
+}
+
+// readBatches reads lines from sc, parses them and sends them on out in
+// batches of batchSize non-blank lines (the last may be shorter). A line
+// too long to read ends its batch as a bad line; any other read error is
+// sent alone. It closes out when the input ends, and returns early once
+// done is closed.
+func readBatches(sc *bufio.Scanner, cr *countingReader, batchSize int, out chan<- importBatch, done <-chan struct{}) {
+	defer close(out)
+	send := func(b importBatch) bool {
+		b.read = cr.n
+		select {
+		case out <- b:
+			return true
+		case <-done:
+			return false
+		}
+	}
+	var b importBatch
+	lineNo := 0
+	for sc.Scan() {
+		lineNo++
+		line := sc.Bytes()
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if b.inBatch == 0 {
+			b.first = lineNo
+		}
+		b.inBatch++
+		if rec, err := parseLine(line); err != nil {
+			if b.bad == nil {
+				b.bad = &lineError{lineNo, err}
+			}
+		} else {
+			b.lines = append(b.lines, lineRecord{line: lineNo, rec: rec})
+		}
+		if b.inBatch == batchSize {
+			if !send(b) {
+				return
+			}
+			b = importBatch{}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if b.inBatch == 0 {
+			b.first = lineNo + 1
+		}
+		if !errors.Is(err, bufio.ErrTooLong) {
+			send(importBatch{first: b.first, readErr: err, errLine: lineNo + 1})
+			return
+		}
+		// The batch ends at the line that is too long to read.
+		b.inBatch++
+		if b.bad == nil {
+			b.bad = &lineError{lineNo + 1, fmt.Errorf("line longer than %s", size(maxLineSize))}
+		}
+	}
+	if b.inBatch > 0 {
+		send(b)
+	}
 }
 
 // errBadBatch rolls back the Update of a batch that holds a bad line.

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/dualdb/dualdb/db"
 )
@@ -303,4 +306,62 @@ func FuzzParseLine(f *testing.F) {
 			t.Fatalf("round trip of %q: {%q %q %q} became {%q %q %q}", line, r.Key, r.Index, r.Value, again.Key, again.Index, again.Value)
 		}
 	})
+}
+
+// A batch goes in as a whole: records of the store and of the batch may
+// swap index keys, and a key given twice takes its later line, as lines
+// applied one by one would leave it.
+func TestImport_BatchAsAWhole(t *testing.T) {
+	dir := emptyStore(t)
+	if r := runCLI(t, lineA+"\n"+lineB+"\n", "import", dir, "-"); r.code != exitOK {
+		t.Fatalf("first import: exit %d, stderr %q", r.code, r.stderr)
+	}
+	in := strings.Join([]string{
+		`{"key":"a","index":"b@x","value":"1b"}`, // takes b's index key, which b gives up below
+		`{"key":"b","index":"a@x","value":"2b"}`,
+		lineC,
+		`{"key":"c","index":"c2@x","value":"3b"}`, // the same key again: the later line wins
+	}, "\n")
+	if r := runCLI(t, in, "import", dir, "-"); r.code != exitOK {
+		t.Fatalf("import of a swap and a repeated key: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r := runCLI(t, "", "export", dir)
+	want := strings.Join([]string{
+		`{"key":"a","index":"b@x","value":"1b"}`,
+		`{"key":"b","index":"a@x","value":"2b"}`,
+		`{"key":"c","index":"c2@x","value":"3b"}`,
+	}, "\n") + "\n"
+	if r.stdout != want {
+		t.Errorf("store after the import:\n%s\nwant\n%s", r.stdout, want)
+	}
+	// A swap back is fine; the conflict named is the line whose index key
+	// stays taken (line 3), not a line of the swap.
+	in = strings.Join([]string{
+		`{"key":"a","index":"a@x","value":"1c"}`,
+		`{"key":"b","index":"b@x","value":"2c"}`,
+		`{"key":"z","index":"c2@x","value":"9"}`,
+	}, "\n")
+	r = runCLI(t, in, "import", dir, "-")
+	if r.code != exitError || !strings.Contains(r.stderr, "line 3: conflict: index key c2@x belongs to key c") || strings.Contains(r.stderr, "line 1") {
+		t.Errorf("import of a swap and a conflict: exit %d, stderr %q; want 2 naming line 3 alone", r.code, r.stderr)
+	}
+	if r := runCLI(t, "", "export", dir); r.stdout != want {
+		t.Errorf("store after the refused import:\n%s\nwant\n%s", r.stdout, want)
+	}
+}
+
+// A read error stops the import after the batches read before it; the
+// batch it cut short is not applied, and the message names the line.
+func TestImport_ReadError(t *testing.T) {
+	dir := emptyStore(t)
+	in := io.MultiReader(strings.NewReader(lineA+"\n"+lineB+"\n"+lineC+"\n"), iotest.ErrReader(errors.New("device gone")))
+	err := runImport(in, io.Discard, io.Discard, dir, "-", 2)
+	want := "import stopped at standard input line 4: device gone; applied: lines 1-2 (2 records in 1 batch), not applied: line 3 on"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("import = %v, want an error saying %q", err, want)
+	}
+	r := runCLI(t, "", "export", dir)
+	if want := lineA + "\n" + lineB + "\n"; r.stdout != want {
+		t.Errorf("store after the stopped import:\n%s\nwant\n%s", r.stdout, want)
+	}
 }
