@@ -13,7 +13,8 @@ import (
 // Builder bulk-loads an Index from records in strictly ascending key order,
 // as a snapshot file holds them. It builds the two trees in parallel in
 // Finish: the primary in the given order, the secondary after sorting by
-// index key, which is several times faster than inserting in random order.
+// index key, which is several times faster than inserting in random order,
+// and it fills the trees' nodes (see fill).
 type Builder struct {
 	items []item
 
@@ -119,10 +120,23 @@ func (b *Builder) Finish() (*Index, error) {
 	return x, nil
 }
 
-// fill inserts sorted, distinct items into the empty tree t.
+// fill inserts sorted, distinct items into the empty tree t, leaving its
+// leaves nearly full.
+//
+// Inserting in ascending order splits each full leaf in the middle and
+// never inserts into the left half again: the leaves end half full, in
+// arrays with room for a full node. So fill inserts the items at odd
+// positions first, in order, which gives leaves of Degree-1 items, each
+// separated from the next by one item; then the items at even positions,
+// in order. Between two separators lie Degree-1 odd items and Degree even
+// ones: each leaf ends with 2*Degree-1 items, full, without a split (only
+// the last leaves, and inner nodes, may end less full).
 func fill(t *btree.BTreeG[item], sorted []item) {
-	for _, it := range sorted {
-		t.ReplaceOrInsert(it)
+	for i := 1; i < len(sorted); i += 2 {
+		t.ReplaceOrInsert(sorted[i])
+	}
+	for i := 0; i < len(sorted); i += 2 {
+		t.ReplaceOrInsert(sorted[i])
 	}
 }
 
