@@ -31,6 +31,15 @@
 // of up to 15 bytes is compared without touching the record's memory,
 // and longer keys only when their first 15 bytes tie.
 //
+// # Iteration
+//
+// The iterators take records from a tree in batches (4, 8, ... up to 64)
+// and load the memory of a whole batch before yielding its records: after
+// a load in random key order, consecutive records lie anywhere in memory,
+// and the processor then waits for their cache misses together instead of
+// one at a time. Breaking out of a loop early costs at most the rest of a
+// batch.
+//
 // # Returned slices
 //
 // Records returned by Get and the iterators alias the index's immutable
