@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"sync"
 	"unsafe"
 
 	"github.com/dualdb/dualdb/internal/dberr"
@@ -14,6 +15,11 @@ import (
 // Degree is the B-tree degree of both trees: nodes hold up to 2*Degree-1
 // items. Chosen by BenchmarkGet in this package.
 const Degree = 32
+
+// parallelPutAll is the size of a PutAll batch from which the two trees
+// are written on two goroutines: below it, starting one costs more than
+// it saves.
+const parallelPutAll = 256
 
 // Record is one record. Its slices alias immutable memory: never modify them.
 // Version is the version of the commit that last put the record, as given
@@ -152,13 +158,38 @@ func (x *Index) PutAll(recs []Record, version uint64) (givers []int, gave []Reco
 	entries := make([]*entry, len(recs))
 	for i, r := range recs {
 		entries[i] = newEntry(r.Key, r.Index, r.Value, version)
-		if old, ok := x.pri.Get(keyItem(entries[i])); ok && !bytes.Equal(old.e.index(), r.Index) {
-			x.sec.Delete(indexItem(old.e))
+	}
+	// The trees are independent now: the primary tree yields the records
+	// replaced, while the secondary tree takes the new index keys (an
+	// index key a record gives up to another record of the batch is
+	// replaced there as it is taken). Then index keys that their records
+	// gave up and that nobody took go.
+	var replaced []*entry
+	putPri := func() {
+		for _, e := range entries {
+			if prev, had := x.pri.ReplaceOrInsert(keyItem(e)); had && !bytes.Equal(prev.e.index(), e.index()) {
+				replaced = append(replaced, prev.e)
+			}
 		}
 	}
-	for _, e := range entries {
-		x.pri.ReplaceOrInsert(keyItem(e))
-		x.sec.ReplaceOrInsert(indexItem(e))
+	putSec := func() {
+		for _, e := range entries {
+			x.sec.ReplaceOrInsert(indexItem(e))
+		}
+	}
+	if len(entries) >= parallelPutAll {
+		var wg sync.WaitGroup
+		wg.Go(putSec)
+		putPri()
+		wg.Wait()
+	} else {
+		putPri()
+		putSec()
+	}
+	for _, old := range replaced {
+		if it, ok := x.sec.Get(indexItem(old)); ok && it.e == old {
+			x.sec.Delete(it)
+		}
 	}
 	return givers, gave, nil
 }
