@@ -144,7 +144,22 @@ func (e *entry) value() []byte {
 }
 
 func (e *entry) record() Record {
-	k, i, v, h := e.layout()
+	w := binary.LittleEndian.Uint64(e.at(0, minAlloc))
+	if w&0x808080 == 0 {
+		// One byte for each length, and the version within the word:
+		// decode it from the word too (the scans' hot path).
+		vw := w >> 24
+		if stops := ^vw & 0x8080808080; stops != 0 {
+			n := bits.TrailingZeros64(stops)>>3 + 1
+			var ver uint64
+			for j := range n {
+				ver |= (vw >> (8 * j) & 0x7f) << (7 * j)
+			}
+			k, i, v, h := int(w&0x7f), int(w>>8&0x7f), int(w>>16&0x7f), 3+n
+			return Record{Key: e.at(h, k), Index: e.at(h+k, i), Value: e.at(h+k+i, v), Version: ver}
+		}
+	}
+	k, i, v, h := e.layoutSlow()
 	return Record{Key: e.at(h, k), Index: e.at(h+k, i), Value: e.at(h+k+i, v), Version: e.version(k, i, v, h)}
 }
 
