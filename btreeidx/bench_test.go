@@ -3,6 +3,7 @@ package btreeidx_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -30,6 +31,9 @@ type benchData struct {
 
 	buildOnce sync.Once
 	view      btreeidx.View
+
+	randomOnce sync.Once
+	randomView btreeidx.View
 
 	mapOnce      sync.Once
 	byKey, byIdx map[string]*benchRec
@@ -79,6 +83,22 @@ func (d *benchData) built(b *testing.B) btreeidx.View {
 		d.view = x.Freeze()
 	})
 	return d.view
+}
+
+// random returns the records Put one at a time in random order, as a
+// load of a new store through commits leaves them: each record's memory
+// lies where the allocator put it at the time, not in key order.
+func (d *benchData) random(b *testing.B) btreeidx.View {
+	d.randomOnce.Do(func() {
+		x := btreeidx.New()
+		for j := range d.n {
+			if _, _, err := x.Put(d.lookKey[j], d.lookIndex[j], d.values[j], uint64(j/1000+1)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		d.randomView = x.Freeze()
+	})
+	return d.randomView
 }
 
 func (d *benchData) maps() (byKey, byIdx map[string]*benchRec) {
@@ -227,21 +247,20 @@ func BenchmarkBuilder(b *testing.B) {
 		}
 		report(b)
 	})
-	// Records back to back in one buffer each, as the snapshot reader
-	// hands them over: no byte is copied.
-	b.Run(fmt.Sprintf("n=%d/owned=true", n), func(b *testing.B) {
-		packed := make([][3][]byte, n)
-		for id := range n {
-			k, ix, v := d.keys[id], d.index[id], d.values[id]
-			buf := append(append(append(make([]byte, 0, len(k)+len(ix)+len(v)), k...), ix...), v...)
-			packed[id] = [3][]byte{buf[:len(k)], buf[len(k) : len(k)+len(ix)], buf[len(k)+len(ix):]}
-		}
+	// Records written into the memory Builder.Alloc gives, as the
+	// snapshot reader does in Open.
+	b.Run(fmt.Sprintf("n=%d/via=alloc", n), func(b *testing.B) {
 		b.ReportAllocs()
 		defer measureCPU(b)()
 		for b.Loop() {
 			bl := btreeidx.NewBuilder(n)
-			for _, p := range packed {
-				if err := bl.Add(p[0], p[1], p[2], 1, true); err != nil {
+			for id := range n {
+				k, ix, v := d.keys[id], d.index[id], d.values[id]
+				buf := bl.Alloc(1, len(k), len(ix), len(v))
+				copy(buf, k)
+				copy(buf[len(k):], ix)
+				copy(buf[len(k)+len(ix):], v)
+				if err := bl.Add(buf[:len(k)], buf[len(k):len(k)+len(ix)], buf[len(k)+len(ix):], 1, true); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -269,15 +288,22 @@ func BenchmarkBuilder(b *testing.B) {
 
 func benchScan(b *testing.B, scan func(v btreeidx.View) int) {
 	sizes(b, func(b *testing.B, d *benchData) {
-		v := d.built(b)
-		b.ReportAllocs()
-		defer measureCPU(b)()
-		for b.Loop() {
-			if got := scan(v); got != d.n {
-				b.Fatalf("scanned %d of %d", got, d.n)
-			}
+		for _, load := range []struct {
+			name string
+			view func(*testing.B) btreeidx.View
+		}{{"builder", d.built}, {"random", d.random}} {
+			b.Run("load="+load.name, func(b *testing.B) {
+				v := load.view(b)
+				b.ReportAllocs()
+				defer measureCPU(b)()
+				for b.Loop() {
+					if got := scan(v); got != d.n {
+						b.Fatalf("scanned %d of %d", got, d.n)
+					}
+				}
+				b.ReportMetric(float64(d.n)*float64(b.N)/b.Elapsed().Seconds(), "items/s")
+			})
 		}
-		b.ReportMetric(float64(d.n)*float64(b.N)/b.Elapsed().Seconds(), "items/s")
 	})
 }
 
@@ -286,6 +312,7 @@ func BenchmarkAscend(b *testing.B) {
 		n := 0
 		for r := range v.Ascend(nil, nil) {
 			n += len(r.Key) >> 31 // touch the record
+			n += int(r.Value[len(r.Value)-1]) >> 8
 			n++
 		}
 		return n
@@ -297,8 +324,93 @@ func BenchmarkAscendIndex(b *testing.B) {
 		n := 0
 		for r := range v.AscendIndex(nil, nil) {
 			n += len(r.Index) >> 31
+			n += int(r.Value[len(r.Value)-1]) >> 8
 			n++
 		}
 		return n
+	})
+}
+
+// BenchmarkHeap reports the heap a 1M-record index keeps, in bytes per
+// record, after a load in random key order through Put and after a bulk
+// load through a Builder (as Open loads a snapshot, which hands over
+// memory it owns, one allocation per record).
+func BenchmarkHeap(b *testing.B) {
+	const n = 1000000
+	d := getBenchData(b, n)
+	heapNow := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	measure := func(b *testing.B, load func() btreeidx.View) {
+		var perRec float64
+		for b.Loop() {
+			b.StopTimer()
+			before := heapNow()
+			b.StartTimer()
+			v := load()
+			b.StopTimer()
+			perRec = float64(heapNow()-before) / float64(n)
+			runtime.KeepAlive(v)
+			b.StartTimer()
+		}
+		b.ReportMetric(perRec, "heapB/record")
+	}
+	b.Run("load=random", func(b *testing.B) {
+		measure(b, func() btreeidx.View {
+			x := btreeidx.New()
+			for j := range n {
+				if _, _, err := x.Put(d.lookKey[j], d.lookIndex[j], d.values[j], uint64(j/1000+1)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			return x.Freeze()
+		})
+	})
+	b.Run("load=builder", func(b *testing.B) {
+		measure(b, func() btreeidx.View {
+			bl := btreeidx.NewBuilder(n)
+			for id := range n {
+				k, ix, v := d.keys[id], d.index[id], d.values[id]
+				buf := bl.Alloc(uint64(id/1000+1), len(k), len(ix), len(v))
+				copy(buf, k)
+				copy(buf[len(k):], ix)
+				copy(buf[len(k)+len(ix):], v)
+				if err := bl.Add(buf[:len(k)], buf[len(k):len(k)+len(ix)], buf[len(k)+len(ix):], uint64(id/1000+1), true); err != nil {
+					b.Fatal(err)
+				}
+			}
+			x, err := bl.Finish()
+			if err != nil {
+				b.Fatal(err)
+			}
+			return x.Freeze()
+		})
+	})
+}
+
+// BenchmarkPutAll loads 1M records in random key order, 1000 records per
+// PutAll, as a bulk load through the db does.
+func BenchmarkPutAll(b *testing.B) {
+	const n, batch = 1000000, 1000
+	d := getBenchData(b, n)
+	recs := make([]btreeidx.Record, n)
+	for j := range n {
+		recs[j] = btreeidx.Record{Key: d.lookKey[j], Index: d.lookIndex[j], Value: d.values[j]}
+	}
+	b.Run(fmt.Sprintf("n=%d/batch=%d", n, batch), func(b *testing.B) {
+		b.ReportAllocs()
+		defer measureCPU(b)()
+		for b.Loop() {
+			x := btreeidx.New()
+			for j := 0; j < n; j += batch {
+				if _, _, err := x.PutAll(recs[j:j+batch], uint64(j/batch+1)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	})
 }

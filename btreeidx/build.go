@@ -6,14 +6,22 @@ import (
 	"slices"
 	"sync"
 	"unsafe"
+
+	"github.com/google/btree"
 )
 
 // Builder bulk-loads an Index from records in strictly ascending key order,
 // as a snapshot file holds them. It builds the two trees in parallel in
 // Finish: the primary in the given order, the secondary after sorting by
-// index key, which is several times faster than inserting in random order.
+// index key, which is several times faster than inserting in random order,
+// and it fills the trees' nodes (see fill).
 type Builder struct {
 	items []item
+
+	// pending is the entry whose fields Alloc handed out last, fields
+	// that memory; Add takes it over when it is given these very bytes.
+	pending *entry
+	fields  []byte
 }
 
 // NewBuilder returns a Builder expecting about n records.
@@ -21,14 +29,23 @@ func NewBuilder(n int) *Builder {
 	return &Builder{items: make([]item, 0, n)}
 }
 
+// Alloc returns memory for the fields of the next record: klen+ilen+vlen
+// bytes, into which the caller writes the key, index key and value back to
+// back, to pass those three slices of it to Add with owned set and the
+// same version. Add then keeps the memory as it is, without a copy: it is
+// part of the record's allocation, which the Builder made and laid out.
+// A snapshot reader fills it (snapshot.ReadInto). Memory from an Alloc
+// that is not followed by such an Add is dropped.
+func (b *Builder) Alloc(version uint64, klen, ilen, vlen int) []byte {
+	b.pending, b.fields = allocEntry(klen, ilen, vlen, version)
+	return b.fields
+}
+
 // Add appends a record written by the commit of version (0: unknown). Keys
-// must be strictly ascending. If owned is true,
-// the caller hands the memory over and promises that key, index and value
-// lie back to back, in this order, in ONE allocation, as snapshot.Read
-// delivers them; the entry then uses that memory as it is, without a
-// copy. (Adjacency is checked, but adjacency alone cannot prove one
-// allocation: the promise is what makes it safe.) Without owned, or when
-// the slices are not adjacent, the record is copied.
+// must be strictly ascending. If owned is true and key, index and value
+// are the memory the last Alloc returned, filled in that order, and
+// version is the one given to Alloc, the record keeps that memory as it
+// is. Otherwise the record is copied (the caller keeps its slices).
 func (b *Builder) Add(key, index, value []byte, version uint64, owned bool) error {
 	if err := checkFields(key, index, value); err != nil {
 		return err
@@ -39,35 +56,31 @@ func (b *Builder) Add(key, index, value []byte, version uint64, owned bool) erro
 		}
 	}
 	var e *entry
-	if owned {
-		e = ownedEntry(key, index, value, version)
+	if owned && b.pending != nil && b.isPending(key, index, value, version) {
+		e = b.pending
 	} else {
 		e = newEntry(key, index, value, version)
 	}
+	b.pending, b.fields = nil, nil
 	b.items = append(b.items, keyItem(e))
 	return nil
 }
 
-// ownedEntry wraps key|index|value without copying when they are adjacent
-// in memory (and, as Add's caller promises, in one allocation), and
-// copies them into one buffer otherwise.
-func ownedEntry(key, index, value []byte, version uint64) *entry {
-	if len(key) > 0 && follows(key, 0, index) && follows(key, len(index), value) {
-		return &entry{data: unsafe.SliceData(key), version: version,
-			klen: uint32(len(key)), ilen: uint32(len(index)), vlen: uint32(len(value))}
+// isPending reports whether key, index and value are the fields of the
+// pending entry, as Alloc handed them out, and version its version.
+func (b *Builder) isPending(key, index, value []byte, version uint64) bool {
+	e := b.pending
+	k, i, v, h := e.layout()
+	if len(key) != k || len(index) != i || len(value) != v || e.version(k, i, v, h) != version {
+		return false
 	}
-	return newEntry(key, index, value, version)
-}
-
-// follows reports whether part starts gap bytes after the end of key.
-func follows(key []byte, gap int, part []byte) bool {
-	if len(part) == 0 {
-		return true
+	if k+i+v == 0 {
+		return true // no memory to hand over
 	}
-	// Compare addresses as integers: forming a pointer past the end of
-	// key's allocation would be invalid (checkptr rejects it).
-	end := uintptr(unsafe.Pointer(unsafe.SliceData(key))) + uintptr(len(key)+gap)
-	return end == uintptr(unsafe.Pointer(unsafe.SliceData(part)))
+	start := unsafe.SliceData(b.fields)
+	return (k == 0 || unsafe.SliceData(key) == start) &&
+		(i == 0 || unsafe.SliceData(index) == unsafe.SliceData(b.fields[k:])) &&
+		(v == 0 || unsafe.SliceData(value) == unsafe.SliceData(b.fields[k+i:]))
 }
 
 // Finish builds the Index. It fails if two records share an index key.
@@ -75,14 +88,12 @@ func follows(key []byte, gap int, part []byte) bool {
 func (b *Builder) Finish() (*Index, error) {
 	x := New()
 	items := b.items
-	b.items = nil
+	b.items, b.pending, b.fields = nil, nil, nil
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for _, it := range items {
-			x.pri.ReplaceOrInsert(it)
-		}
+		fill(x.pri, items)
 	}()
 	byIndex := make([]item, len(items))
 	for i, it := range items {
@@ -90,21 +101,43 @@ func (b *Builder) Finish() (*Index, error) {
 	}
 	slices.SortFunc(byIndex, cmpByIndex)
 	var dupErr error
-	for i, it := range byIndex {
-		// Equal index keys have equal inline prefixes: only then look at
+	for i := 1; i < len(byIndex); i++ {
+		// Equal index keys have equal inline words: only then look at
 		// the entries, whose memory is a cache miss away.
-		if i > 0 && byIndex[i-1].p0 == it.p0 && byIndex[i-1].p1 == it.p1 &&
-			bytes.Equal(byIndex[i-1].e.index(), it.e.index()) {
-			dupErr = fmt.Errorf("index key %q carried by keys %q and %q", it.e.index(), byIndex[i-1].e.key(), it.e.key())
+		a, it := byIndex[i-1], byIndex[i]
+		if a.p0 == it.p0 && a.p1 == it.p1 && (inlined(it.p1) || bytes.Equal(a.e.index(), it.e.index())) {
+			dupErr = fmt.Errorf("index key %q carried by keys %q and %q", it.e.index(), a.e.key(), it.e.key())
 			break
 		}
-		x.sec.ReplaceOrInsert(it)
+	}
+	if dupErr == nil {
+		fill(x.sec, byIndex)
 	}
 	wg.Wait()
 	if dupErr != nil {
 		return nil, dupErr
 	}
 	return x, nil
+}
+
+// fill inserts sorted, distinct items into the empty tree t, leaving its
+// leaves nearly full.
+//
+// Inserting in ascending order splits each full leaf in the middle and
+// never inserts into the left half again: the leaves end half full, in
+// arrays with room for a full node. So fill inserts the items at odd
+// positions first, in order, which gives leaves of Degree-1 items, each
+// separated from the next by one item; then the items at even positions,
+// in order. Between two separators lie Degree-1 odd items and Degree even
+// ones: each leaf ends with 2*Degree-1 items, full, without a split (only
+// the last leaves, and inner nodes, may end less full).
+func fill(t *btree.BTreeG[item], sorted []item) {
+	for i := 1; i < len(sorted); i += 2 {
+		t.ReplaceOrInsert(sorted[i])
+	}
+	for i := 0; i < len(sorted); i += 2 {
+		t.ReplaceOrInsert(sorted[i])
+	}
 }
 
 // cmpByIndex orders items like lessByIndex, in one call.
@@ -120,6 +153,8 @@ func cmpByIndex(a, b item) int {
 			return -1
 		}
 		return 1
+	case inlined(a.p1):
+		return 0
 	}
-	return bytes.Compare(a.e.index(), b.e.index())
+	return bytes.Compare(a.e.index()[inlineLen:], b.e.index()[inlineLen:])
 }

@@ -21,67 +21,45 @@ func entryOf(t *testing.T, x *Index, key []byte) *entry {
 	return it.e
 }
 
-func sameMemory(a, b []byte) bool {
-	return len(a) == len(b) && unsafe.SliceData(a) == unsafe.SliceData(b)
-}
-
-// TestBuilder_OwnedAdjacentNotCopied: key|index|value back to back in one
-// allocation become the entry's buffer as they are.
-func TestBuilder_OwnedAdjacentNotCopied(t *testing.T) {
-	type owned struct {
-		buf             []byte
+// TestBuilder_AllocNotCopied: fields written into the memory Alloc hands
+// out, as the snapshot reader does, become the record as they are.
+func TestBuilder_AllocNotCopied(t *testing.T) {
+	type rec struct {
 		key, index, val []byte
+		e               *entry
 	}
-	// Separate allocations, one per record, and one big buffer holding all
-	// records back to back (the key's capacity runs past the record).
-	var recs []owned
+	var recs []rec
+	b := NewBuilder(100)
 	for i := range 100 {
 		k, ix, v := fmt.Sprintf("k%04d", i), fmt.Sprintf("i%d", i*7919%100), fmt.Sprintf("value-%d", i)
 		switch {
 		case i == 1:
-			ix = "" // the empty index key: adjacent by definition
+			ix = "" // the empty index key
 		case i%4 == 2:
 			v = "" // empty value
+		case i == 3:
+			v = string(make([]byte, 300)) // a two-byte length
 		}
-		buf := []byte(k + ix + v)
-		recs = append(recs, owned{buf, buf[:len(k)], buf[len(k) : len(k)+len(ix)], buf[len(k)+len(ix):]})
-	}
-	var big []byte
-	var ends [][3]int // end of key, index, value of each record in big
-	for i := range 100 {
-		big = fmt.Appendf(big, "m%04d", i)
-		big = fmt.Appendf(big, "j%04d", i)
-		e1 := len(big)
-		big = fmt.Appendf(big, "val%d", i)
-		ends = append(ends, [3]int{e1 - 5, e1, len(big)})
-	}
-	start := 0
-	for _, e := range ends {
-		recs = append(recs, owned{big[start:e[2]], big[start:e[0]], big[e[0]:e[1]], big[e[1]:e[2]]})
-		start = e[2]
-	}
-
-	all := recs
-	b := NewBuilder(len(all))
-	for _, r := range all {
-		if err := b.Add(r.key, r.index, r.val, 1, true); err != nil {
+		buf := b.Alloc(uint64(i), len(k), len(ix), len(v))
+		copy(buf, k+ix+v)
+		r := rec{buf[:len(k)], buf[len(k) : len(k)+len(ix)], buf[len(k)+len(ix):], b.pending}
+		if err := b.Add(r.key, r.index, r.val, uint64(i), true); err != nil {
 			t.Fatal(err)
 		}
+		recs = append(recs, r)
 	}
 	x, err := b.Finish()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range all {
+	for i, r := range recs {
 		e := entryOf(t, x, r.key)
-		if !sameMemory(e.bytes(), r.buf) {
-			t.Fatalf("record %q: entry buffer was copied", r.key)
+		if e != r.e {
+			t.Fatalf("record %q: copied, not the memory Alloc gave", r.key)
 		}
-		if cap(e.bytes()) != len(r.buf) {
-			t.Fatalf("record %q: entry buffer cap %d reaches past the record (%d)", r.key, cap(e.bytes()), len(r.buf))
-		}
-		if string(e.key()) != string(r.key) || string(e.index()) != string(r.index) || string(e.value()) != string(r.val) {
-			t.Fatalf("record %q: entry holds %q %q %q", r.key, e.key(), e.index(), e.value())
+		got := e.record()
+		if string(got.Key) != string(r.key) || string(got.Index) != string(r.index) || string(got.Value) != string(r.val) || got.Version != uint64(i) {
+			t.Fatalf("record %q: entry holds %q %q %q version %d", r.key, got.Key, got.Index, got.Value, got.Version)
 		}
 	}
 	if f := x.Check(0); len(f) > 0 {
@@ -89,8 +67,50 @@ func TestBuilder_OwnedAdjacentNotCopied(t *testing.T) {
 	}
 }
 
-// TestBuilder_OwnedNotAdjacentCopied: owned slices that are not back to
-// back are copied into one buffer, also when the key has spare capacity.
+// Anything but the very fields Alloc handed out, with the version given to
+// Alloc, is copied: the Builder keeps only memory it laid out itself.
+func TestBuilder_AllocMismatchCopied(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		add  func(b *Builder, buf []byte) error
+	}{
+		{"other memory", func(b *Builder, buf []byte) error {
+			other := []byte("keyidxval")
+			return b.Add(other[:3], other[3:6], other[6:], 1, true)
+		}},
+		{"other version", func(b *Builder, buf []byte) error {
+			return b.Add(buf[:3], buf[3:6], buf[6:], 2, true)
+		}},
+		{"other split", func(b *Builder, buf []byte) error {
+			return b.Add(buf[:3], buf[3:5], buf[5:], 1, true)
+		}},
+		{"not owned", func(b *Builder, buf []byte) error {
+			return b.Add(buf[:3], buf[3:6], buf[6:], 1, false)
+		}},
+	} {
+		b := NewBuilder(1)
+		buf := b.Alloc(1, 3, 3, 3)
+		copy(buf, "keyidxval")
+		pending := b.pending
+		if err := c.add(b, buf); err != nil {
+			t.Fatal(err)
+		}
+		x, err := b.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		it, ok := x.pri.Min()
+		if !ok || it.e == pending {
+			t.Fatalf("%s: not copied", c.name)
+		}
+		if r := it.e.record(); string(r.Key) != "key" || len(r.Key)+len(r.Index)+len(r.Value) != 9 {
+			t.Fatalf("%s: record %q %q %q", c.name, r.Key, r.Index, r.Value)
+		}
+	}
+}
+
+// TestBuilder_OwnedNotAdjacentCopied: owned slices that are not from Alloc
+// are copied into one entry, also when the key has spare capacity.
 func TestBuilder_OwnedNotAdjacentCopied(t *testing.T) {
 	key := append(make([]byte, 0, 64), "key"...)
 	tail := key[:cap(key)]

@@ -160,3 +160,36 @@ func TestBuilder_OwnedNotAdjacent(t *testing.T) {
 	sameContents(t, x.View, recs)
 	noFindings(t, x.View)
 }
+
+// The Builder inserts in two interleaved passes to fill its nodes: every
+// size around the node boundaries (a leaf holds up to 63 items) gives the
+// records, all of them, in both orders, and a tree that takes writes.
+func TestBuilder_FillSizes(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, n := range []int{1, 2, 3, 31, 32, 62, 63, 64, 65, 126, 127, 128, 129, 2015, 2016, 2017, 4031, 4032, 4033, 4097, 9000} {
+		recs := randomRecs(r, n)
+		b := btreeidx.NewBuilder(n)
+		for _, w := range recs {
+			if err := b.Add([]byte(w.key), []byte(w.index), []byte(w.value), 1, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		x, err := b.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.Len() != n {
+			t.Fatalf("n=%d: built %d records", n, x.Len())
+		}
+		sameContents(t, x.View, recs)
+		noFindings(t, x.View)
+		// Inserts into the full leaves split them correctly.
+		for i := range 200 {
+			mustPut(t, x, fmt.Sprintf("%s+%d", recs[r.IntN(n)].key, i), fmt.Sprintf("new-index-%d", i), "v")
+		}
+		noFindings(t, x.View)
+		if x.Len() != n+200 {
+			t.Fatalf("n=%d: %d records after 200 new ones", n, x.Len())
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"sync"
+	"unsafe"
 
 	"github.com/dualdb/dualdb/internal/dberr"
 	"github.com/google/btree"
@@ -13,6 +15,11 @@ import (
 // Degree is the B-tree degree of both trees: nodes hold up to 2*Degree-1
 // items. Chosen by BenchmarkGet in this package.
 const Degree = 32
+
+// parallelPutAll is the size of a PutAll batch from which the two trees
+// are written on two goroutines: below it, starting one costs more than
+// it saves.
+const parallelPutAll = 256
 
 // Record is one record. Its slices alias immutable memory: never modify them.
 // Version is the version of the commit that last put the record, as given
@@ -27,7 +34,7 @@ type Record struct {
 // frozen from is being modified. The zero View is empty.
 type View struct {
 	pri *btree.BTreeG[item] // by key
-	sec *btree.BTreeG[item] // by index key, same entries as pri
+	sec *btree.BTreeG[item] // by index key, same records as pri
 }
 
 // Index is the writer's mutable head of the dual index. It is not safe for
@@ -151,13 +158,38 @@ func (x *Index) PutAll(recs []Record, version uint64) (givers []int, gave []Reco
 	entries := make([]*entry, len(recs))
 	for i, r := range recs {
 		entries[i] = newEntry(r.Key, r.Index, r.Value, version)
-		if old, ok := x.pri.Get(keyItem(entries[i])); ok && !bytes.Equal(old.e.index(), r.Index) {
-			x.sec.Delete(indexItem(old.e))
+	}
+	// The trees are independent now: the primary tree yields the records
+	// replaced, while the secondary tree takes the new index keys (an
+	// index key a record gives up to another record of the batch is
+	// replaced there as it is taken). Then index keys that their records
+	// gave up and that nobody took go.
+	var replaced []*entry
+	putPri := func() {
+		for _, e := range entries {
+			if prev, had := x.pri.ReplaceOrInsert(keyItem(e)); had && !bytes.Equal(prev.e.index(), e.index()) {
+				replaced = append(replaced, prev.e)
+			}
 		}
 	}
-	for _, e := range entries {
-		x.pri.ReplaceOrInsert(keyItem(e))
-		x.sec.ReplaceOrInsert(indexItem(e))
+	putSec := func() {
+		for _, e := range entries {
+			x.sec.ReplaceOrInsert(indexItem(e))
+		}
+	}
+	if len(entries) >= parallelPutAll {
+		var wg sync.WaitGroup
+		wg.Go(putSec)
+		putPri()
+		wg.Wait()
+	} else {
+		putPri()
+		putSec()
+	}
+	for _, old := range replaced {
+		if it, ok := x.sec.Get(indexItem(old)); ok && it.e == old {
+			x.sec.Delete(it)
+		}
 	}
 	return givers, gave, nil
 }
@@ -264,17 +296,18 @@ func ascend(t *btree.BTreeG[item], from, to []byte, probe func([]byte) item) ite
 		if t == nil {
 			return
 		}
-		fn := func(it item) bool { return yield(it.e.record()) }
+		b := &batcher{yield: yield, limit: firstBatch}
 		switch {
 		case from == nil && to == nil:
-			t.Ascend(fn)
+			t.Ascend(b.add)
 		case to == nil:
-			t.AscendGreaterOrEqual(probe(from), fn)
+			t.AscendGreaterOrEqual(probe(from), b.add)
 		case from == nil:
-			t.AscendLessThan(probe(to), fn)
+			t.AscendLessThan(probe(to), b.add)
 		default:
-			t.AscendRange(probe(from), probe(to), fn)
+			t.AscendRange(probe(from), probe(to), b.add)
 		}
+		b.finish()
 	}
 }
 
@@ -283,16 +316,76 @@ func descend(t *btree.BTreeG[item], from, to []byte, probe func([]byte) item) it
 		if t == nil {
 			return
 		}
-		fn := func(it item) bool { return yield(it.e.record()) }
+		b := &batcher{yield: yield, limit: firstBatch}
 		switch {
 		case from == nil && to == nil:
-			t.Descend(fn)
+			t.Descend(b.add)
 		case to == nil:
-			t.DescendLessOrEqual(probe(from), fn)
+			t.DescendLessOrEqual(probe(from), b.add)
 		case from == nil:
-			t.DescendGreaterThan(probe(to), fn)
+			t.DescendGreaterThan(probe(to), b.add)
 		default:
-			t.DescendRange(probe(from), probe(to), fn)
+			t.DescendRange(probe(from), probe(to), b.add)
 		}
+		b.finish()
+	}
+}
+
+// Batches of an iteration: the first holds firstBatch items, each next one
+// twice as many, up to maxBatch. A short scan or one that breaks early
+// pays little for the batching, a long one overlaps many cache misses.
+const (
+	firstBatch = 4
+	maxBatch   = 64
+)
+
+// batcher passes the items of a tree iteration to yield in batches: it
+// collects the entries of a batch from the tree, loads the first byte of
+// each in a loop of independent loads, so that the processor waits for the
+// cache misses of the whole batch at once, not one after the other (after
+// a load in random order, consecutive records lie anywhere in memory), and
+// then yields their records.
+type batcher struct {
+	yield   func(Record) bool
+	entries [maxBatch]*entry
+	n       int  // entries collected
+	limit   int  // size of the current batch
+	stopped bool // yield returned false: call it no more
+	sink    byte // the loaded bytes, kept so that the loads stay
+}
+
+// add is the tree's iterator callback.
+func (b *batcher) add(it item) bool {
+	b.entries[b.n] = it.e
+	b.n++
+	if b.n < b.limit {
+		return true
+	}
+	return b.flush()
+}
+
+// flush yields the collected records; it reports whether to go on.
+func (b *batcher) flush() bool {
+	es := b.entries[:b.n]
+	b.n = 0
+	b.limit = min(2*b.limit, maxBatch)
+	var s byte
+	for _, e := range es {
+		s += *(*byte)(unsafe.Pointer(e))
+	}
+	b.sink += s
+	for _, e := range es {
+		if !b.yield(e.record()) {
+			b.stopped = true
+			return false
+		}
+	}
+	return true
+}
+
+// finish yields what the iteration left in the batch.
+func (b *batcher) finish() {
+	if !b.stopped && b.n > 0 {
+		b.flush()
 	}
 }

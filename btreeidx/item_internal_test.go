@@ -2,7 +2,9 @@ package btreeidx
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -71,15 +73,87 @@ func TestEntry_Parts(t *testing.T) {
 	}
 }
 
-// TestEntry_Size holds the entry at 32 bytes, one Go size class, version
-// included: a field more would cost 16 bytes a record (the next class is
-// 48 bytes).
+// The header of an entry round-trips every length and version, through
+// the one-word fast path and the byte-by-byte slow path alike, and the
+// record lands right after it.
+func TestEntry_Header(t *testing.T) {
+	lengths := []int{0, 1, 15, 16, 127, 128, 300, 16383, 16384, 70000}
+	versions := []uint64{0, 1, 127, 128, 1<<14 - 1, 1 << 14, 1<<21 + 5, 1<<28 - 1, 1 << 35, 1<<49 + 3, math.MaxUint64}
+	r := rand.New(rand.NewPCG(5, 6))
+	fill := func(n int, c byte) []byte { return bytes.Repeat([]byte{c}, n) }
+	for _, k := range lengths {
+		for _, i := range lengths {
+			v := lengths[r.IntN(len(lengths))]
+			ver := versions[r.IntN(len(versions))]
+			key, index, value := fill(k, 0x81), fill(i, 0x00), fill(v, 0xff)
+			e := newEntry(key, index, value, ver)
+			gk, gi, gv, h := e.layout()
+			sk, si, sv, sh := e.layoutSlow()
+			if gk != k || gi != i || gv != v || h != headerLen(k, i, v, ver) {
+				t.Fatalf("%d/%d/%d v%d: layout gives %d/%d/%d header %d, want header %d", k, i, v, ver, gk, gi, gv, h, headerLen(k, i, v, ver))
+			}
+			if sk != k || si != i || sv != v || sh != h {
+				t.Fatalf("%d/%d/%d v%d: slow layout gives %d/%d/%d header %d, fast %d", k, i, v, ver, sk, si, sv, sh, h)
+			}
+			rec := e.record()
+			if !bytes.Equal(rec.Key, key) || !bytes.Equal(rec.Index, index) || !bytes.Equal(rec.Value, value) || rec.Version != ver {
+				t.Fatalf("%d/%d/%d v%d: record has %d/%d/%d bytes, version %d", k, i, v, ver, len(rec.Key), len(rec.Index), len(rec.Value), rec.Version)
+			}
+			if all := e.bytes(); len(all) != h+k+i+v || len(all) != cap(all) {
+				t.Fatalf("%d/%d/%d v%d: entry bytes len %d cap %d, want %d", k, i, v, ver, len(all), cap(all), h+k+i+v)
+			}
+		}
+	}
+}
+
+// The record the benchmarks and the bench module use (15-byte key,
+// 21-byte index key, 100-byte value) takes the 144-byte size class with
+// versions up to 2^28, header and all: one object, no separate header.
 func TestEntry_Size(t *testing.T) {
-	if got := unsafe.Sizeof(entry{}); got != 32 {
-		t.Fatalf("entry is %d bytes, want 32", got)
+	for _, ver := range []uint64{1, 1 << 20, 1<<28 - 1} {
+		if n := headerLen(15, 21, 100, ver) + 15 + 21 + 100; n > 144 {
+			t.Fatalf("version %d: entry of %d bytes, over the 144-byte size class", ver, n)
+		}
 	}
 	e := newEntry([]byte("k"), []byte("i"), []byte("v"), 7)
 	if r := e.record(); r.Version != 7 || string(r.Key) != "k" || string(r.Index) != "i" || string(r.Value) != "v" {
 		t.Fatalf("record %+v, want {k i v 7}", r)
+	}
+	if n := len(e.bytes()); n != 7 {
+		t.Fatalf("entry of 1-byte fields is %d bytes, want 7 (4 of header)", n)
+	}
+}
+
+// Keys around the 15 inline bytes, with trailing zeros, order like
+// bytes.Compare, and only keys longer than 15 bytes reach the entry.
+func TestItem_InlineEdgeCases(t *testing.T) {
+	z := func(n int) string { return string(make([]byte, n)) }
+	keys := []string{
+		"", "\x00", z(2), z(14), z(15), z(16), z(17),
+		"a", "a\x00", "a" + z(13), "a" + z(14), "a" + z(15), "a" + z(16),
+		"abcdefghijklmn", "abcdefghijklmno", "abcdefghijklmno\x00", "abcdefghijklmnop",
+		"abcdefghijklmnoa", "abcdefghijklmnoab", "abcdefghijklmno\xff", "abcdefghijklmnp",
+		"abcdefghijklmn\xff", "abcdefghijklmn\xff\xff", "\xff", strings.Repeat("\xff", 15), strings.Repeat("\xff", 16), strings.Repeat("\xff", 17),
+	}
+	for _, a := range keys {
+		for _, b := range keys {
+			want := bytes.Compare([]byte(a), []byte(b)) < 0
+			ea, eb := newEntry([]byte(a), []byte(a), nil, 1), newEntry([]byte(b), []byte(b), nil, 1)
+			for name, got := range map[string]bool{
+				"key item/item":    lessByKey(keyItem(ea), keyItem(eb)),
+				"key probe/item":   lessByKey(probeKey([]byte(a)), keyItem(eb)),
+				"key item/probe":   lessByKey(keyItem(ea), probeKey([]byte(b))),
+				"index item/item":  lessByIndex(indexItem(ea), indexItem(eb)),
+				"index probe/item": lessByIndex(probeIndex([]byte(a)), indexItem(eb)),
+				"cmpByIndex":       cmpByIndex(indexItem(ea), indexItem(eb)) < 0,
+			} {
+				if got != want {
+					t.Fatalf("%s: less(%q, %q) = %v, bytes.Compare says %v", name, a, b, got, want)
+				}
+			}
+		}
+		if p := probeKey([]byte(a)); (p.e == nil) != (len(a) <= inlineLen) {
+			t.Fatalf("probe of %q (%d bytes) has entry %v", a, len(a), p.e != nil)
+		}
 	}
 }

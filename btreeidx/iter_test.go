@@ -147,3 +147,60 @@ func TestIterators_EarlyBreak(t *testing.T) {
 		}
 	}
 }
+
+// Iterators yield in batches (4, 8, 16, ... up to 64 records): breaking
+// at every position around the batch boundaries, with and without bounds,
+// yields exactly the model's prefix and calls yield no more after false.
+func TestIterators_BatchedBreakAndBounds(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	x := btreeidx.New()
+	var all []rec
+	for i := range 400 {
+		w := rec{fmt.Sprintf("user:%010d", r.IntN(1e9)), fmt.Sprintf("mail:%016x", r.Uint64()), fmt.Sprint(i)}
+		if _, _, err := x.Put([]byte(w.key), []byte(w.index), []byte(w.value), 1); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, w)
+	}
+	v := x.Freeze()
+	all = dumpRecs(v)
+	breaks := []int{1, 2, 3, 4, 5, 11, 12, 13, 27, 28, 29, 60, 61, 124, 125, 126, 188, 189, 190, 399, 400}
+	for _, c := range iterCases {
+		sorted := expectRange(all, c, nil, nil)
+		for _, bounds := range [][2]int{{-1, -1}, {0, -1}, {-1, 399}, {17, 300}, {100, 101}, {5, 5}} {
+			var from, to []byte
+			if bounds[0] >= 0 {
+				from = []byte(c.field(sorted[bounds[0]]))
+			}
+			if bounds[1] >= 0 {
+				to = []byte(c.field(sorted[bounds[1]]))
+			}
+			want := expectRange(all, c, from, to)
+			if got := collect(c.seq(v, from, to)); !slices.Equal(got, want) {
+				t.Fatalf("%s [%q, %q): %d records, want %d", c.name, from, to, len(got), len(want))
+			}
+			for _, k := range breaks {
+				var got []rec
+				calls := 0
+				c.seq(v, from, to)(func(rr btreeidx.Record) bool {
+					calls++
+					got = append(got, toRec(rr))
+					return len(got) < k
+				})
+				n := min(k, len(want))
+				if calls != n || !slices.Equal(got, want[:n]) {
+					t.Fatalf("%s [%q, %q) break after %d: %d calls, %d records, want %d", c.name, from, to, k, calls, len(got), n)
+				}
+			}
+		}
+	}
+}
+
+// dumpRecs returns the records of v in key order.
+func dumpRecs(v btreeidx.View) []rec {
+	var out []rec
+	for r := range v.Ascend(nil, nil) {
+		out = append(out, toRec(r))
+	}
+	return out
+}

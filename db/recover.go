@@ -303,7 +303,9 @@ func (d *DB) readSnapshot(path string, version uint64, tick func()) (*btreeidx.I
 			Reason: fmt.Sprintf("header says version %d, file name and meta say %d", h.Version, version)}
 	}
 	b := btreeidx.NewBuilder(int(min(h.Count, 1<<26)))
-	if _, err := snapshot.Read(path, d.snapOptions(), func(r snapshot.Record) error {
+	// The reader writes each record into memory the Builder laid out for
+	// it: the Builder keeps it as it is.
+	if _, err := snapshot.ReadInto(path, d.snapOptions(), b.Alloc, func(r snapshot.Record) error {
 		if tick != nil {
 			tick()
 		}

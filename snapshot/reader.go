@@ -52,6 +52,29 @@ func Read(path string, opts *Options, fn func(Record) error) (Header, error) {
 	return res.h, err
 }
 
+// ReadInto is Read with the memory of the records from alloc: for most
+// records (those that lie whole in the reader's buffer), the reader calls
+// alloc with the record's version and the lengths of its key, index key
+// and value, and places the three fields back to back in the first
+// klen+ilen+vlen bytes alloc returns, which the Record's slices then
+// alias. Other records get a fresh allocation, as from Read. alloc must
+// return at least klen+ilen+vlen bytes; it is called only after the
+// lengths are checked against the Options limits.
+//
+// A bulk loader uses it to lay records out as it keeps them, without a
+// copy (btreeidx.Builder.Alloc).
+func ReadInto(path string, opts *Options, alloc func(version uint64, klen, ilen, vlen int) []byte, fn func(Record) error) (Header, error) {
+	lim, err := opts.resolve()
+	if err != nil {
+		return Header{}, err
+	}
+	if fn == nil {
+		fn = func(Record) error { return nil }
+	}
+	res, err := decodeFileInto(path, lim, fn, alloc)
+	return res.h, err
+}
+
 // ReadHeader reads and checks the header of the snapshot file at path: its
 // magic, format version and checksum. It reads nothing else, so it is cheap
 // and does not detect damage further in the file; Verify does.
@@ -87,6 +110,12 @@ type result struct {
 // nil, with each record in a fresh allocation; with a nil fn it allocates
 // nothing per record (Verify).
 func decodeFile(path string, lim settings, fn func(Record) error) (res result, err error) {
+	return decodeFileInto(path, lim, fn, nil)
+}
+
+// decodeFileInto is decodeFile with the records' memory from alloc, if not
+// nil (ReadInto).
+func decodeFileInto(path string, lim settings, fn func(Record) error, alloc func(version uint64, klen, ilen, vlen int) []byte) (res result, err error) {
 	f, err := lim.fs.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return res, dberr.WrapFile("snapshot", "open", path, err)
@@ -144,6 +173,7 @@ func decodeFile(path string, lim settings, fn func(Record) error) (res result, e
 
 		versions:   h.Format != FormatV1,
 		maxVersion: h.Version,
+		alloc:      alloc,
 	}
 	streamErr := func(rec uint64, off int64, format string, args ...any) error {
 		return &dberr.CorruptionError{

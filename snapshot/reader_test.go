@@ -364,3 +364,50 @@ func TestRead_MissingFile(t *testing.T) {
 		}
 	}
 }
+
+// ReadInto gives the same records as Read, most of them in the memory its
+// alloc returned (with spare room before and after, which the reader must
+// leave alone), and a record too big for the reader's buffer in memory of
+// its own.
+func TestReadInto_UsesAlloc(t *testing.T) {
+	recs := withVersions(userRecords(3, 3000), 1000)
+	recs = append(recs, snapshot.Record{Key: []byte("~big"), Index: []byte("~big"), Value: bytes.Repeat([]byte("v"), 600<<10), Version: 7})
+	p := writeFile(t, encode(t, snapshot.Header{Version: 1000, Count: uint64(len(recs))}, recs, nil))
+	type given struct {
+		buf  []byte
+		used bool
+	}
+	var last *given
+	var got []snapshot.Record
+	allocs, inAlloc := 0, 0
+	_, err := snapshot.ReadInto(p, nil, func(version uint64, klen, ilen, vlen int) []byte {
+		allocs++
+		n := klen + ilen + vlen
+		buf := make([]byte, n+8)
+		for i := range buf {
+			buf[i] = '#'
+		}
+		if version != recs[len(got)].Version {
+			t.Fatalf("record %d: alloc given version %d, want %d", len(got), version, recs[len(got)].Version)
+		}
+		last = &given{buf: buf}
+		return buf[4 : 4+n]
+	}, func(r snapshot.Record) error {
+		if last != nil && !last.used && len(r.Key) > 0 && &r.Key[0] == &last.buf[4] {
+			last.used = true
+			inAlloc++
+			if string(last.buf[:4]) != "####" || string(last.buf[len(last.buf)-4:]) != "####" {
+				t.Fatalf("record %q: bytes around the fields were written", r.Key)
+			}
+		}
+		got = append(got, r)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalRecords(t, recs, got)
+	if inAlloc != allocs || inAlloc < len(recs)*9/10 || inAlloc == len(recs) {
+		t.Fatalf("%d of %d records in alloc's memory, alloc called %d times: want most but not the big one", inAlloc, len(recs), allocs)
+	}
+}

@@ -37,6 +37,10 @@ type recReader struct {
 	maxVersion                 uint64 // the snapshot's version: no record is newer
 
 	scratch []byte // key and index on the slow path; reused
+
+	// alloc, if not nil, gives the memory of a record's fields on the
+	// fast path (ReadInto).
+	alloc func(version uint64, klen, ilen, vlen int) []byte
 }
 
 // offset returns the position of the next unread byte in the stream.
@@ -129,7 +133,12 @@ func (rr *recReader) parseRecord(b []byte, alloc bool) (rec Record, n int, ok bo
 		return Record{Key: b[ks : ks+int(kl)], Version: version}, end, true
 	}
 	k, i := int(kl), int(kl+il)
-	m := make([]byte, i+int(vl))
+	var m []byte
+	if rr.alloc != nil {
+		m = rr.alloc(version, k, int(il), int(vl))[: i+int(vl) : i+int(vl)]
+	} else {
+		m = make([]byte, i+int(vl))
+	}
 	copy(m, b[ks:ks+k])
 	copy(m[k:], b[is:is+int(il)])
 	copy(m[i:], b[vs:end])
