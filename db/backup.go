@@ -231,7 +231,7 @@ func checkBackup(path string) (h snapshot.Header, maxKey, maxValue int, err erro
 		return h, 0, 0, fmt.Errorf("%w; the backup was refused, nothing restored", err)
 	}
 	b := btreeidx.NewBuilder(int(min(h.Count, 1<<26)))
-	_, err = snapshot.Read(path, opts, func(r snapshot.Record) error {
+	_, err = snapshot.ReadInto(path, opts, b.Alloc, func(r snapshot.Record) error {
 		maxKey = max(maxKey, len(r.Key), len(r.Index))
 		maxValue = max(maxValue, len(r.Value))
 		return b.Add(r.Key, r.Index, r.Value, r.Version, true)

@@ -148,7 +148,7 @@ func (r *Replica) RestoreSnapshot(path string) (snapshot.Header, error) {
 		return h, err
 	}
 	b := btreeidx.NewBuilder(int(min(h.Count, 1<<26)))
-	if _, err := snapshot.Read(path, r.snapOptions(), func(rec snapshot.Record) error {
+	if _, err := snapshot.ReadInto(path, r.snapOptions(), b.Alloc, func(rec snapshot.Record) error {
 		return b.Add(rec.Key, rec.Index, rec.Value, rec.Version, true)
 	}); err != nil {
 		return h, err
