@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -165,8 +166,32 @@ func (r *Run) errors() uint64 {
 }
 
 // Record layout: see the package doc.
-func recordKey(i int) []byte   { return fmt.Appendf(nil, "k/%08d", i) }
-func loadedIndex(i int) []byte { return fmt.Appendf(nil, "x/%08d", i) }
+// They are built with strconv rather than fmt: the workers make one or two
+// per operation, and the tool should spend its time in the store.
+func recordKey(i int) []byte   { return appendPadded(make([]byte, 0, 10), "k/", i, 8) }
+func loadedIndex(i int) []byte { return appendPadded(make([]byte, 0, 10), "x/", i, 8) }
+
+// workerKey returns prefix followed by "w%03d-%d" of worker id and seq: a
+// fresh index key of that worker.
+func workerKey(prefix string, id, seq int) []byte {
+	b := appendPadded(make([]byte, 0, len(prefix)+16), prefix+"w", id, 3)
+	b = append(b, '-')
+	return strconv.AppendInt(b, int64(seq), 10)
+}
+
+// appendPadded appends prefix and n >= 0 in decimal, zero-padded to width
+// digits, to b: what fmt's "%0*d" prints.
+func appendPadded(b []byte, prefix string, n, width int) []byte {
+	b = append(b, prefix...)
+	digits := 1
+	for p := 10; p <= n; p *= 10 {
+		digits++
+	}
+	for ; digits < width; digits++ {
+		b = append(b, '0')
+	}
+	return strconv.AppendInt(b, int64(n), 10)
+}
 
 const tmpPrefix = "tmp/"
 
@@ -210,9 +235,9 @@ func (r *Run) worker(id int) {
 	t := r.tallies[id]
 	rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(id)))
 	seq := 0
-	tag := func() string {
+	fresh := func(prefix string) []byte {
 		seq++
-		return fmt.Sprintf("w%03d-%d", id, seq)
+		return workerKey(prefix, id, seq)
 	}
 	val := func(index []byte) []byte { return valueFor(index, r.cfg.ValueSize, "w") }
 	randKey := func() []byte { return recordKey(rng.IntN(r.cfg.Keys)) }
@@ -224,14 +249,14 @@ func (r *Run) worker(id int) {
 		switch {
 		case p < 20:
 			op = OpPut
-			err = r.put(rng, randKey(), tag, val)
+			err = r.put(rng, randKey(), fresh, val)
 		case p < 35:
 			op = OpUpdate
 			a, b := rng.IntN(r.cfg.Keys), rng.IntN(r.cfg.Keys-1)
 			if b >= a {
 				b++
 			}
-			err = r.store.Swap(recordKey(a), recordKey(b), []byte(tmpPrefix+tag()), val)
+			err = r.store.Swap(recordKey(a), recordKey(b), fresh(tmpPrefix), val)
 		case p < 60:
 			op = OpGet
 			err = r.get(randKey())
@@ -261,10 +286,10 @@ func (r *Run) worker(id int) {
 // put replaces a record's value, half the time under a fresh index key and
 // half the time under the index key it has (which another worker may have
 // moved meanwhile: a conflict).
-func (r *Run) put(rng *rand.Rand, key []byte, tag func() string, val func([]byte) []byte) error {
+func (r *Run) put(rng *rand.Rand, key []byte, fresh func(prefix string) []byte, val func([]byte) []byte) error {
 	var index []byte
 	if rng.IntN(2) == 0 {
-		index = []byte("x/" + tag())
+		index = fresh("x/")
 	} else {
 		cur, ok, err := r.store.Get(key)
 		if err != nil || !ok {
