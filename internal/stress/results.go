@@ -10,7 +10,8 @@ type Results struct {
 	Records    int               `json:"records"`
 	Seed       uint64            `json:"seed"`
 	Seconds    float64           `json:"seconds"`
-	Ops        []OpResult        `json:"ops"` // one per Op, in order
+	Ops        []OpResult        `json:"ops"`   // one per Op, in order
+	Total      OpResult          `json:"total"` // every worker operation (OpCheck excluded) as one kind, op "total"
 	Conflicts  uint64            `json:"conflicts"`
 	Errors     uint64            `json:"errors"`
 	FirstError string            `json:"first_error,omitempty"`
@@ -45,15 +46,23 @@ func (r *Run) results(elapsed time.Duration) Results {
 	r.v.mu.Lock()
 	res.Examples = append(res.Examples, r.v.examples...)
 	r.v.mu.Unlock()
+	opResult := func(name string, h *Histogram) OpResult {
+		return OpResult{
+			Op: name, Count: h.Count(), PerSecond: float64(h.Count()) / elapsed.Seconds(),
+			P50: h.Quantile(0.5).Seconds(), P99: h.Quantile(0.99).Seconds(), P999: h.Quantile(0.999).Seconds(),
+		}
+	}
+	var total Histogram
 	for op := range NumOps {
 		var h Histogram
 		for _, t := range r.tallies {
 			h.Merge(&t.lat[op])
 		}
-		res.Ops = append(res.Ops, OpResult{
-			Op: op.String(), Count: h.Count(), PerSecond: float64(h.Count()) / elapsed.Seconds(),
-			P50: h.Quantile(0.5).Seconds(), P99: h.Quantile(0.99).Seconds(), P999: h.Quantile(0.999).Seconds(),
-		})
+		res.Ops = append(res.Ops, opResult(op.String(), &h))
+		if op != OpCheck {
+			total.Merge(&h)
+		}
 	}
+	res.Total = opResult("total", &total)
 	return res
 }

@@ -74,6 +74,7 @@ func TestRun_DualDB(t *testing.T) {
 			t.Errorf("dualdb_stress_ops_total{op=%q} = %v, results say %d", o.Op, got, o.Count)
 		}
 	}
+	checkTotal(t, res)
 
 	snap := d.Snapshot()
 	if snap.Len() != keys {
@@ -84,6 +85,35 @@ func TestRun_DualDB(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkTotal checks the total row against the kinds it merges: every
+// worker operation counted once, the checker's left out, and each quantile
+// between the smallest and the largest of the kinds' (a quantile of merged
+// samples cannot leave that range; the histogram's buckets, 1/32 of a
+// power of two wide, blur its ends by up to a bucket).
+func checkTotal(t *testing.T, res stress.Results) {
+	t.Helper()
+	var n uint64
+	var lo, hi [3]float64
+	for i, o := range res.Ops[:stress.OpCheck] {
+		n += o.Count
+		for j, q := range [3]float64{o.P50, o.P99, o.P999} {
+			if i == 0 || q < lo[j] {
+				lo[j] = q
+			}
+			hi[j] = max(hi[j], q)
+		}
+	}
+	tot := res.Total
+	if tot.Op != "total" || tot.Count != n {
+		t.Errorf("total row %q counts %d operations, the worker kinds %d", tot.Op, tot.Count, n)
+	}
+	for j, q := range [3]float64{tot.P50, tot.P99, tot.P999} {
+		if q < lo[j]*(1-1.0/16) || q > hi[j]*(1+1.0/16) {
+			t.Errorf("total quantile %d = %v, outside the kinds' range [%v, %v]", j, q, lo[j], hi[j])
+		}
 	}
 }
 
