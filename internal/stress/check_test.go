@@ -187,6 +187,14 @@ func TestCheck_CatchesEachViolation(t *testing.T) {
 				return v, byKey, byIdx, err
 			}
 		}, ViolationSnapshot},
+		{"snapshot whose index leads to a key that only looks like a record's", func(s *brokenStore) {
+			s.snapshot = func() (uint64, []db.Record, []db.Record, error) {
+				v, byKey, byIdx, err := s.Store.Snapshot(nil, nil)
+				byIdx = slices.Clone(byIdx)
+				byIdx[1].Key = []byte("k/1") // record 1's key is k/00000001
+				return v, byKey, byIdx, err
+			}
+		}, ViolationSnapshot},
 		{"snapshot missing a record by index", func(s *brokenStore) {
 			s.snapshot = func() (uint64, []db.Record, []db.Record, error) {
 				v, byKey, byIdx, err := s.Store.Snapshot(nil, nil)
