@@ -171,10 +171,10 @@ func (r *Run) errors() uint64 {
 func recordKey(i int) []byte   { return appendPadded(make([]byte, 0, 10), "k/", i, 8) }
 func loadedIndex(i int) []byte { return appendPadded(make([]byte, 0, 10), "x/", i, 8) }
 
-// workerKey returns prefix followed by "w%03d-%d" of worker id and seq: a
-// fresh index key of that worker.
-func workerKey(prefix string, id, seq int) []byte {
-	b := appendPadded(make([]byte, 0, len(prefix)+16), prefix+"w", id, 3)
+// appendWorkerKey appends prefix followed by "w%03d-%d" of worker id and
+// seq, a fresh index key of that worker, to b.
+func appendWorkerKey(b []byte, prefix string, id, seq int) []byte {
+	b = appendPadded(b, prefix+"w", id, 3)
 	b = append(b, '-')
 	return strconv.AppendInt(b, int64(seq), 10)
 }
@@ -197,12 +197,17 @@ const tmpPrefix = "tmp/"
 
 // valueFor returns a value of at least size bytes written for index.
 func valueFor(index []byte, size int, tag string) []byte {
-	v := make([]byte, 0, max(size, len(index)+len(tag)+6))
+	return appendValue(make([]byte, 0, max(size, len(index)+len(tag)+6)), index, size, tag)
+}
+
+// appendValue appends valueFor(index, size, tag) to v.
+func appendValue(v, index []byte, size int, tag string) []byte {
+	start := len(v)
 	v = append(v, "idx="...)
 	v = append(v, index...)
 	v = append(v, ';')
 	v = append(v, tag...)
-	for len(v) < size {
+	for len(v)-start < size {
 		v = append(v, '.')
 	}
 	return v
@@ -230,45 +235,69 @@ func (r *Run) load() error {
 	return nil
 }
 
-// worker runs random operations until the run stops.
+// worker runs random operations until the run stops. What an operation
+// works on (its kind, keys, a fresh index key) is chosen and built before
+// its clock starts, in buffers of the worker's own: the latency measured is
+// the store's. The stores copy what they are given, so the buffers are
+// reused from one operation to the next.
 func (r *Run) worker(id int) {
 	t := r.tallies[id]
 	rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(id)))
 	seq := 0
-	fresh := func(prefix string) []byte {
-		seq++
-		return workerKey(prefix, id, seq)
+	var ka, kb, x, vbuf []byte
+	val := func(index []byte) []byte {
+		vbuf = appendValue(vbuf[:0], index, r.cfg.ValueSize, "w")
+		return vbuf
 	}
-	val := func(index []byte) []byte { return valueFor(index, r.cfg.ValueSize, "w") }
-	randKey := func() []byte { return recordKey(rng.IntN(r.cfg.Keys)) }
 	for !r.stop.Load() {
 		p := rng.IntN(100)
-		start := time.Now()
+		a := rng.IntN(r.cfg.Keys)
+		ka = appendPadded(ka[:0], "k/", a, 8)
 		var op Op
-		var err error
 		switch {
 		case p < 20:
 			op = OpPut
-			err = r.put(rng, randKey(), fresh, val)
+			// Half the time under a fresh index key, half under its own.
+			x = x[:0]
+			if rng.IntN(2) == 0 {
+				seq++
+				x = appendWorkerKey(x, "x/", id, seq)
+			}
 		case p < 35:
 			op = OpUpdate
-			a, b := rng.IntN(r.cfg.Keys), rng.IntN(r.cfg.Keys-1)
+			b := rng.IntN(r.cfg.Keys - 1)
 			if b >= a {
 				b++
 			}
-			err = r.store.Swap(recordKey(a), recordKey(b), fresh(tmpPrefix), val)
+			kb = appendPadded(kb[:0], "k/", b, 8)
+			seq++
+			x = appendWorkerKey(x[:0], tmpPrefix, id, seq)
 		case p < 60:
 			op = OpGet
-			err = r.get(randKey())
 		case p < 85:
 			op = OpGetIndex
-			err = r.getIndex(randKey())
 		case p < 93:
 			op = OpScanKey
-			err = r.scan(false, randKey())
 		default:
 			op = OpScanIndex
-			err = r.scan(true, loadedIndex(rng.IntN(r.cfg.Keys)))
+			x = appendPadded(x[:0], "x/", a, 8)
+		}
+
+		start := time.Now()
+		var err error
+		switch op {
+		case OpPut:
+			err = r.put(ka, x, val)
+		case OpUpdate:
+			err = r.store.Swap(ka, kb, x, val)
+		case OpGet:
+			err = r.get(ka)
+		case OpGetIndex:
+			err = r.getIndex(ka)
+		case OpScanKey:
+			err = r.scan(false, ka)
+		case OpScanIndex:
+			err = r.scan(true, x)
 		}
 		t.lat[op].Add(time.Since(start))
 		t.counts[op].Add(1)
@@ -283,14 +312,12 @@ func (r *Run) worker(id int) {
 	}
 }
 
-// put replaces a record's value, half the time under a fresh index key and
-// half the time under the index key it has (which another worker may have
-// moved meanwhile: a conflict).
-func (r *Run) put(rng *rand.Rand, key []byte, fresh func(prefix string) []byte, val func([]byte) []byte) error {
-	var index []byte
-	if rng.IntN(2) == 0 {
-		index = fresh("x/")
-	} else {
+// put replaces a record's value, under the index key fresh if it is not
+// empty, else under the index key the record has (which another worker may
+// have moved meanwhile: a conflict).
+func (r *Run) put(key, fresh []byte, val func([]byte) []byte) error {
+	index := fresh
+	if len(index) == 0 {
 		cur, ok, err := r.store.Get(key)
 		if err != nil || !ok {
 			return err

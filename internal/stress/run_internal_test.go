@@ -12,8 +12,8 @@ func TestKeys_MatchFmt(t *testing.T) {
 		for _, c := range []struct{ got, want string }{
 			{string(recordKey(n)), fmt.Sprintf("k/%08d", n)},
 			{string(loadedIndex(n)), fmt.Sprintf("x/%08d", n)},
-			{string(workerKey("x/", n, n+1)), fmt.Sprintf("x/w%03d-%d", n, n+1)},
-			{string(workerKey(tmpPrefix, n, 7)), fmt.Sprintf("%sw%03d-%d", tmpPrefix, n, 7)},
+			{string(appendWorkerKey(nil, "x/", n, n+1)), fmt.Sprintf("x/w%03d-%d", n, n+1)},
+			{string(appendWorkerKey([]byte("pre"), tmpPrefix, n, 7)), fmt.Sprintf("pre%sw%03d-%d", tmpPrefix, n, 7)},
 		} {
 			if c.got != c.want {
 				t.Errorf("n=%d: got %q, want %q", n, c.got, c.want)
