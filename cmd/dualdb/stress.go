@@ -462,6 +462,10 @@ func printStress(w io.Writer, res stress.Results) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", o.Op, count(o.Count), count(int64(o.PerSecond)), secs(o.P50), secs(o.P99), secs(o.P999))
 	}
 	tw.Flush()
+	if c := res.Commits; c != nil {
+		fmt.Fprintf(w, "\ncommits: %s in %s WAL transactions (%.1f per group commit), %s checkpoints\n",
+			count(c.Commits), count(c.WALTransactions), c.PerTransaction, count(c.Checkpoints))
+	}
 	fmt.Fprintf(w, "\nconflicts: %s (a worker's index key taken by another worker first: expected)\n", count(res.Conflicts))
 	if res.Errors > 0 {
 		fmt.Fprintf(w, "errors: %s; first: %s\n", count(res.Errors), res.FirstError)

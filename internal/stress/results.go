@@ -10,14 +10,24 @@ type Results struct {
 	Records    int               `json:"records"`
 	Seed       uint64            `json:"seed"`
 	Seconds    float64           `json:"seconds"`
-	Ops        []OpResult        `json:"ops"`   // one per Op, in order
-	Total      OpResult          `json:"total"` // every worker operation (OpCheck excluded) as one kind, op "total"
+	Ops        []OpResult        `json:"ops"`               // one per Op, in order
+	Total      OpResult          `json:"total"`             // every worker operation (OpCheck excluded) as one kind, op "total"
+	Commits    *CommitStats      `json:"commits,omitempty"` // a store with a WAL only: its commits during the run
 	Conflicts  uint64            `json:"conflicts"`
 	Errors     uint64            `json:"errors"`
 	FirstError string            `json:"first_error,omitempty"`
 	Violations uint64            `json:"violations"`
 	ByKind     map[string]uint64 `json:"violations_by_kind"` // by Violation.String, every kind present
 	Examples   []string          `json:"examples,omitempty"` // a few per kind
+}
+
+// CommitStats counts a store's commits during a run (the load excluded),
+// from db.Stats.
+type CommitStats struct {
+	Commits         uint64  `json:"commits"`          // durable commits
+	WALTransactions uint64  `json:"wal_transactions"` // group commits: WAL (bbolt) transactions that wrote them
+	PerTransaction  float64 `json:"per_transaction"`  // Commits / WALTransactions, the mean group size
+	Checkpoints     uint64  `json:"checkpoints"`      // snapshot files written
 }
 
 // OpResult is the count and latency of one kind of operation; latencies
@@ -39,6 +49,18 @@ func (r *Run) results(elapsed time.Duration) Results {
 	}
 	if err := r.Err(); err != nil {
 		res.FirstError = err.Error()
+	}
+	if cc, ok := r.store.(commitCounter); ok {
+		end := cc.commitCounts()
+		c := CommitStats{
+			Commits:         end.Commits - r.commitsAtStart.Commits,
+			WALTransactions: end.WALTransactions - r.commitsAtStart.WALTransactions,
+			Checkpoints:     end.Checkpoints - r.commitsAtStart.Checkpoints,
+		}
+		if c.WALTransactions > 0 {
+			c.PerTransaction = float64(c.Commits) / float64(c.WALTransactions)
+		}
+		res.Commits = &c
 	}
 	for k := range NumViolations {
 		res.ByKind[k.String()] = r.v.counts[k].Load()

@@ -68,8 +68,11 @@ type Run struct {
 	failed    atomic.Bool    // the store failed or was closed
 	wg        sync.WaitGroup // workers and checker
 	start     time.Time      // when the workers started
-	errMu     sync.Mutex     // guards firstErr
-	firstErr  error
+	// commitsAtStart are the store's commit counts when the workers
+	// started, if it has any (commitCounter).
+	commitsAtStart CommitStats
+	errMu          sync.Mutex // guards firstErr
+	firstErr       error
 }
 
 // New returns a Run with cfg, not started.
@@ -90,6 +93,9 @@ func (r *Run) Start(s Store) error {
 	r.store = s
 	if err := r.load(); err != nil {
 		return fmt.Errorf("load %d records: %w", r.cfg.Keys, err)
+	}
+	if cc, ok := s.(commitCounter); ok {
+		r.commitsAtStart = cc.commitCounts()
 	}
 	r.start = time.Now()
 	for w := range r.cfg.Workers {

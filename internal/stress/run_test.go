@@ -75,6 +75,17 @@ func TestRun_DualDB(t *testing.T) {
 		}
 	}
 	checkTotal(t, res)
+	// Every commit of the run is a put or a swap of a worker (the load's
+	// are not counted), grouped into WAL transactions.
+	c := res.Commits
+	if c == nil {
+		t.Fatal("no commit counts for a dualdb store")
+	}
+	writes := res.Ops[stress.OpPut].Count + res.Ops[stress.OpUpdate].Count
+	if c.Commits == 0 || c.Commits > writes || c.WALTransactions == 0 || c.WALTransactions > c.Commits ||
+		c.PerTransaction != float64(c.Commits)/float64(c.WALTransactions) {
+		t.Errorf("commit counts %+v for %d puts and swaps", *c, writes)
+	}
 
 	snap := d.Snapshot()
 	if snap.Len() != keys {
@@ -150,6 +161,9 @@ func TestRun_Naive(t *testing.T) {
 	res := runUntil(t, r, stress.NewNaiveStore(), func(p stress.Progress) bool { return p.Violations >= 5 })
 	if res.Violations < 5 || len(res.Examples) == 0 {
 		t.Fatalf("violations %d, examples %q", res.Violations, res.Examples)
+	}
+	if res.Commits != nil {
+		t.Errorf("commit counts %+v for the naive store, which has no commits", *res.Commits)
 	}
 	var sum uint64
 	for _, n := range res.ByKind {

@@ -37,6 +37,12 @@ type Store interface {
 	Close() error
 }
 
+// commitCounter is implemented by stores that commit through a WAL: the
+// run reports how its commits were grouped.
+type commitCounter interface {
+	commitCounts() CommitStats
+}
+
 // NewDBStore returns a Store on the dualdb store d; its Close closes d.
 func NewDBStore(d *db.DB) Store { return dbStore{d} }
 
@@ -48,6 +54,11 @@ func (s dbStore) Version() uint64 { return s.d.Version() }
 func (s dbStore) Close() error    { return s.d.Close() }
 
 func (s dbStore) Put(key, index, value []byte) error { return s.d.Put(key, index, value) }
+
+func (s dbStore) commitCounts() CommitStats {
+	st := s.d.Stats()
+	return CommitStats{Commits: st.Commits, WALTransactions: st.GroupCommits, Checkpoints: st.Checkpoints}
+}
 
 func (s dbStore) PutBatch(recs []db.Record) error {
 	return s.d.Update(func(tx *db.Tx) error {
