@@ -52,6 +52,7 @@ type stressConfig struct {
 	blockRate     int
 	seed          uint64
 	json          bool
+	mix           string
 	cpuProfile    string
 	memProfile    string
 }
@@ -62,9 +63,11 @@ func newStressCmd() *cobra.Command {
 		Use:   "stress DIR",
 		Short: "Run a concurrent workload against a new store and check it online",
 		Long: `stress creates a store in DIR (which must be new or empty), loads --keys
-records and runs --workers goroutines for --duration doing Puts, multi-record
-Updates that swap index keys between two records, Gets, GetByIndex lookups
-and short scans by key and by index. Meanwhile an online checker counts
+records and runs --workers goroutines for --duration doing Puts (put: 20%),
+multi-record Updates that swap index keys between two records (update: 15%),
+Gets (get: 25%), GetByIndex lookups (get-index: 25%) and scans of 50 records
+by key (scan-key: 8%) and by index (scan-index: 7%); --mix changes the
+shares. Each write is one commit. Meanwhile an online checker counts
 every inconsistent observation:
 
   index       GetByIndex(x) returned a record whose index key is not x
@@ -141,6 +144,7 @@ Ctrl-C ends the run early and still prints the results.`,
 	f.StringVar(&c.cpuProfile, "cpu-profile", "", "write a CPU profile of the timed run to this file")
 	f.StringVar(&c.memProfile, "mem-profile", "", "write an allocation profile to this file at the end of the run")
 	f.Uint64Var(&c.seed, "seed", 0, "seed of the workers' random choices (0: from the clock)")
+	f.StringVar(&c.mix, "mix", stress.DefaultMix.String(), "percent of each kind of operation, adding up to 100 (a kind left out: 0)")
 	f.BoolVar(&c.json, "json", false, "print the results as one JSON object")
 	return cmd
 }
@@ -155,8 +159,12 @@ func runStress(ctx context.Context, c stressConfig, stdout, stderr io.Writer) (e
 	if err != nil {
 		return err
 	}
+	mix, err := stress.ParseMix(c.mix)
+	if err != nil {
+		return usageErr("--%v", err)
+	}
 	run, err := stress.New(stress.Config{
-		Workers: c.workers, Keys: c.keys, ValueSize: c.valueSize, CheckEvery: c.checkEvery, Seed: c.seed,
+		Workers: c.workers, Keys: c.keys, ValueSize: c.valueSize, CheckEvery: c.checkEvery, Seed: c.seed, Mix: mix,
 	})
 	if err != nil {
 		return err
@@ -233,8 +241,8 @@ func runStress(ctx context.Context, c stressConfig, stdout, stderr io.Writer) (e
 		return err
 	}
 	if !c.json {
-		fmt.Fprintf(stderr, "stress: %s, %d records, %d workers for %s, seed %d\n",
-			store.Name(), c.keys, c.workers, c.duration, c.seed)
+		fmt.Fprintf(stderr, "stress: %s, %d records, %d workers for %s, seed %d, mix %s\n",
+			store.Name(), c.keys, c.workers, c.duration, c.seed, mix)
 	}
 	waitStress(ctx, run, c, stderr)
 	res := run.Stop()

@@ -165,6 +165,7 @@ func TestStress_Usage(t *testing.T) {
 		{"not loopback pprof", []string{"stress", "--naive", "--pprof", "[2001:db8::1]:6060"}, "not a loopback address"},
 		{"bad addr", []string{"stress", "--naive", "--pprof", "6060"}, "host:port"},
 		{"no workers", []string{"stress", "--naive", "--workers", "0"}, "--workers"},
+		{"bad mix", []string{"stress", "--naive", "--mix", "get=50"}, `--mix "get=50": shares add up to 50`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := runCLI(t, "", c.args...)

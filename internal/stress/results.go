@@ -9,6 +9,7 @@ type Results struct {
 	Workers    int               `json:"workers"`
 	Records    int               `json:"records"`
 	Seed       uint64            `json:"seed"`
+	Mix        string            `json:"mix"` // the share of each kind of operation, as --mix reads it
 	Seconds    float64           `json:"seconds"`
 	Ops        []OpResult        `json:"ops"`               // one per Op, in order
 	Total      OpResult          `json:"total"`             // every worker operation (OpCheck excluded) as one kind, op "total"
@@ -43,7 +44,7 @@ type OpResult struct {
 
 func (r *Run) results(elapsed time.Duration) Results {
 	res := Results{
-		Store: r.store.Name(), Workers: r.cfg.Workers, Records: r.cfg.Keys, Seed: r.cfg.Seed,
+		Store: r.store.Name(), Workers: r.cfg.Workers, Records: r.cfg.Keys, Seed: r.cfg.Seed, Mix: r.cfg.Mix.String(),
 		Seconds: elapsed.Seconds(), Conflicts: r.conflicts.Load(), Errors: r.errors(),
 		Violations: r.v.total(), ByKind: map[string]uint64{},
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +22,71 @@ type Config struct {
 	ValueSize  int           // bytes per value, at least what the checker writes into it; >= 0
 	CheckEvery time.Duration // interval of the checker's full snapshot comparison; > 0
 	Seed       uint64        // seed of the workers' random choices
+	Mix        Mix           // share of each kind of operation; the zero Mix means DefaultMix
+}
+
+// Mix is the share, in percent, of each kind of worker operation
+// (indexed by Op; OpCheck is the checker's and must be 0). The shares add
+// up to 100.
+type Mix [OpCheck]int
+
+// DefaultMix is the workload of `dualdb stress` unless --mix says
+// otherwise: 35% writes (puts and two-record swaps), 50% point reads,
+// 15% scans.
+var DefaultMix = Mix{OpPut: 20, OpUpdate: 15, OpGet: 25, OpGetIndex: 25, OpScanKey: 8, OpScanIndex: 7}
+
+// ParseMix reads a mix written as comma-separated op=percent pairs, such
+// as "put=20,update=15,get=25,get-index=25,scan-key=8,scan-index=7"; a
+// kind left out gets 0. The shares must add up to 100.
+func ParseMix(s string) (Mix, error) {
+	var m Mix
+	seen := [OpCheck]bool{}
+	for _, part := range strings.Split(s, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return Mix{}, fmt.Errorf("mix %q: %q is not op=percent", s, part)
+		}
+		op := slices.Index(opNames[:OpCheck], name)
+		if op < 0 {
+			return Mix{}, fmt.Errorf("mix %q: unknown operation %q (want one of %s)", s, name, strings.Join(opNames[:OpCheck], ", "))
+		}
+		if seen[op] {
+			return Mix{}, fmt.Errorf("mix %q: %s given twice", s, name)
+		}
+		seen[op] = true
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 0 || n > 100 {
+			return Mix{}, fmt.Errorf("mix %q: %s=%s is not a percentage from 0 to 100", s, name, val)
+		}
+		m[op] = n
+	}
+	if err := m.check(); err != nil {
+		return Mix{}, fmt.Errorf("mix %q: %w", s, err)
+	}
+	return m, nil
+}
+
+// String writes m the way ParseMix reads it.
+func (m Mix) String() string {
+	parts := make([]string, 0, len(m))
+	for op, n := range m {
+		parts = append(parts, fmt.Sprintf("%s=%d", Op(op), n))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (m Mix) check() error {
+	sum := 0
+	for op, n := range m {
+		if n < 0 {
+			return fmt.Errorf("negative share %d for %s", n, Op(op))
+		}
+		sum += n
+	}
+	if sum != 100 {
+		return fmt.Errorf("shares add up to %d, not 100", sum)
+	}
+	return nil
 }
 
 // Op is a kind of operation of the workload, in the order of the results.
@@ -79,6 +146,12 @@ type Run struct {
 func New(cfg Config) (*Run, error) {
 	if cfg.Workers < 1 || cfg.Keys < 2 || cfg.ValueSize < 0 || cfg.CheckEvery <= 0 {
 		return nil, fmt.Errorf("stress: bad config %+v: want Workers >= 1, Keys >= 2, ValueSize >= 0, CheckEvery > 0", cfg)
+	}
+	if cfg.Mix == (Mix{}) {
+		cfg.Mix = DefaultMix
+	}
+	if err := cfg.Mix.check(); err != nil {
+		return nil, fmt.Errorf("stress: bad mix %v: %w", cfg.Mix, err)
 	}
 	r := &Run{cfg: cfg, tallies: make([]*tally, cfg.Workers+1)}
 	for i := range r.tallies {
@@ -255,22 +328,28 @@ func (r *Run) worker(id int) {
 		vbuf = appendValue(vbuf[:0], index, r.cfg.ValueSize, "w")
 		return vbuf
 	}
+	// pick maps a percentile to the kind of operation the mix gives it.
+	var pick [100]Op
+	p := 0
+	for op, n := range r.cfg.Mix {
+		for range n {
+			pick[p] = Op(op)
+			p++
+		}
+	}
 	for !r.stop.Load() {
-		p := rng.IntN(100)
+		op := pick[rng.IntN(100)]
 		a := rng.IntN(r.cfg.Keys)
 		ka = appendPadded(ka[:0], "k/", a, 8)
-		var op Op
-		switch {
-		case p < 20:
-			op = OpPut
+		switch op {
+		case OpPut:
 			// Half the time under a fresh index key, half under its own.
 			x = x[:0]
 			if rng.IntN(2) == 0 {
 				seq++
 				x = appendWorkerKey(x, "x/", id, seq)
 			}
-		case p < 35:
-			op = OpUpdate
+		case OpUpdate:
 			b := rng.IntN(r.cfg.Keys - 1)
 			if b >= a {
 				b++
@@ -278,14 +357,7 @@ func (r *Run) worker(id int) {
 			kb = appendPadded(kb[:0], "k/", b, 8)
 			seq++
 			x = appendWorkerKey(x[:0], tmpPrefix, id, seq)
-		case p < 60:
-			op = OpGet
-		case p < 85:
-			op = OpGetIndex
-		case p < 93:
-			op = OpScanKey
-		default:
-			op = OpScanIndex
+		case OpScanIndex:
 			x = appendPadded(x[:0], "x/", a, 8)
 		}
 

@@ -128,6 +128,25 @@ func checkTotal(t *testing.T, res stress.Results) {
 	}
 }
 
+// A mix is obeyed: with only gets and swaps, no other kind runs, and the
+// results name the mix.
+func TestRun_Mix(t *testing.T) {
+	mix := stress.Mix{stress.OpGet: 70, stress.OpUpdate: 30}
+	r, err := stress.New(stress.Config{Workers: 3, Keys: 50, CheckEvery: 5 * time.Millisecond, Seed: 3, Mix: mix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := runUntil(t, r, stress.NewNaiveStore(), func(p stress.Progress) bool { return p.Ops >= 2000 })
+	if res.Mix != mix.String() {
+		t.Errorf("results name mix %q, want %q", res.Mix, mix)
+	}
+	for op, o := range res.Ops[:stress.OpCheck] {
+		if (mix[op] > 0) != (o.Count > 0) {
+			t.Errorf("mix %v: %d %s operations ran", mix, o.Count, o.Op)
+		}
+	}
+}
+
 // counterValue returns the value of the counter name{label=value} in reg.
 func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()
