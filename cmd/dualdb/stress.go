@@ -463,6 +463,7 @@ loop:
 // printStress prints the results table.
 func printStress(w io.Writer, res stress.Results) {
 	fmt.Fprintf(w, "%s: %d workers, %s records, %.1fs, seed %d\n\n", res.Store, res.Workers, count(res.Records), res.Seconds, res.Seed)
+
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "op\tcount\tops/s\tp50\tp99\tp99.9\t")
 	secs := func(s float64) string { return latencyString(time.Duration(s * float64(time.Second))) }
@@ -470,8 +471,13 @@ func printStress(w io.Writer, res stress.Results) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", o.Op, count(o.Count), count(int64(o.PerSecond)), secs(o.P50), secs(o.P99), secs(o.P999))
 	}
 	tw.Flush()
+	fmt.Fprintln(w)
+	if res.CPUSeconds > 0 {
+		fmt.Fprintf(w, "cpu: %.1fs of process CPU time, %s operations per CPU-second\n",
+			res.CPUSeconds, count(int64(float64(res.Total.Count)/res.CPUSeconds)))
+	}
 	if c := res.Commits; c != nil {
-		fmt.Fprintf(w, "\ncommits: %s in %s WAL transactions (%.1f per group commit), %s checkpoints\n",
+		fmt.Fprintf(w, "commits: %s in %s WAL transactions (%.1f per group commit), %s checkpoints\n",
 			count(c.Commits), count(c.WALTransactions), c.PerTransaction, count(c.Checkpoints))
 	}
 	fmt.Fprintf(w, "\nconflicts: %s (a worker's index key taken by another worker first: expected)\n", count(res.Conflicts))

@@ -5,12 +5,18 @@ import "time"
 // Results are what a run found; `dualdb stress --json` prints them, so the
 // JSON field names are part of the CLI's interface.
 type Results struct {
-	Store      string            `json:"store"`
-	Workers    int               `json:"workers"`
-	Records    int               `json:"records"`
-	Seed       uint64            `json:"seed"`
-	Mix        string            `json:"mix"` // the share of each kind of operation, as --mix reads it
-	Seconds    float64           `json:"seconds"`
+	Store   string  `json:"store"`
+	Workers int     `json:"workers"`
+	Records int     `json:"records"`
+	Seed    uint64  `json:"seed"`
+	Mix     string  `json:"mix"` // the share of each kind of operation, as --mix reads it
+	Seconds float64 `json:"seconds"`
+	// CPUSeconds is the CPU time (user plus system) the whole process
+	// used during the run: the store, the workers, the checker, the GC. On
+	// a shared machine, Total.Count / CPUSeconds (operations per
+	// CPU-second) moves less with the load than ops/s. 0 where the
+	// platform does not tell.
+	CPUSeconds float64           `json:"cpu_seconds"`
 	Ops        []OpResult        `json:"ops"`               // one per Op, in order
 	Total      OpResult          `json:"total"`             // every worker operation (OpCheck excluded) as one kind, op "total"
 	Commits    *CommitStats      `json:"commits,omitempty"` // a store with a WAL only: its commits during the run
@@ -42,10 +48,10 @@ type OpResult struct {
 	P999      float64 `json:"p999_seconds"`
 }
 
-func (r *Run) results(elapsed time.Duration) Results {
+func (r *Run) results(elapsed, cpu time.Duration) Results {
 	res := Results{
 		Store: r.store.Name(), Workers: r.cfg.Workers, Records: r.cfg.Keys, Seed: r.cfg.Seed, Mix: r.cfg.Mix.String(),
-		Seconds: elapsed.Seconds(), Conflicts: r.conflicts.Load(), Errors: r.errors(),
+		Seconds: elapsed.Seconds(), CPUSeconds: cpu.Seconds(), Conflicts: r.conflicts.Load(), Errors: r.errors(),
 		Violations: r.v.total(), ByKind: map[string]uint64{},
 	}
 	if err := r.Err(); err != nil {

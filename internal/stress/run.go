@@ -138,7 +138,8 @@ type Run struct {
 	// commitsAtStart are the store's commit counts when the workers
 	// started, if it has any (commitCounter).
 	commitsAtStart CommitStats
-	errMu          sync.Mutex // guards firstErr
+	cpuAtStart     time.Duration // the process's CPU time when the workers started
+	errMu          sync.Mutex    // guards firstErr
 	firstErr       error
 }
 
@@ -170,6 +171,7 @@ func (r *Run) Start(s Store) error {
 	if cc, ok := s.(commitCounter); ok {
 		r.commitsAtStart = cc.commitCounts()
 	}
+	r.cpuAtStart, _ = processCPU()
 	r.start = time.Now()
 	for w := range r.cfg.Workers {
 		r.wg.Go(func() { r.worker(w) })
@@ -183,7 +185,12 @@ func (r *Run) Start(s Store) error {
 func (r *Run) Stop() Results {
 	r.stop.Store(true)
 	r.wg.Wait()
-	return r.results(time.Since(r.start))
+	elapsed := time.Since(r.start)
+	var cpu time.Duration
+	if end, ok := processCPU(); ok {
+		cpu = end - r.cpuAtStart
+	}
+	return r.results(elapsed, cpu)
 }
 
 // Failed reports whether the store failed (or was closed) under the run,
