@@ -78,10 +78,12 @@ every inconsistent observation:
   snapshot    a snapshot whose two indexes disagree
   ordercheck  the store's own online order check (--order-check) failed
 
-At the end it prints ops/s and p50/p99/p99.9 latency per operation kind,
-and for all of the workers' operations together (total; the checker's are
-not in it), and the violation count, and exits 1 if there was any violation (2 on an error).
-The store is left in DIR: dualdb verify DIR checks it.
+At the end it prints ops/s and p50/p99/p99.9 latency per operation kind
+and for all the workers' operations together (total, without the
+checker's), the process's CPU time, the commits and how many shared each
+WAL transaction, and the violation count. It exits 1 if there was any
+violation (2 on an error). The store is left in DIR: dualdb verify DIR
+checks it.
 
 --naive runs the same workload and checker against two Go maps behind two
 locks (no DIR needed), the design dualdb replaces: watch the violations.
