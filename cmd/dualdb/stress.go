@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	rpprof "runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -51,6 +52,9 @@ type stressConfig struct {
 	blockRate     int
 	seed          uint64
 	json          bool
+	mix           string
+	cpuProfile    string
+	memProfile    string
 }
 
 func newStressCmd() *cobra.Command {
@@ -59,9 +63,11 @@ func newStressCmd() *cobra.Command {
 		Use:   "stress DIR",
 		Short: "Run a concurrent workload against a new store and check it online",
 		Long: `stress creates a store in DIR (which must be new or empty), loads --keys
-records and runs --workers goroutines for --duration doing Puts, multi-record
-Updates that swap index keys between two records, Gets, GetByIndex lookups
-and short scans by key and by index. Meanwhile an online checker counts
+records and runs --workers goroutines for --duration doing Puts (put: 20%),
+multi-record Updates that swap index keys between two records (update: 15%),
+Gets (get: 25%), GetByIndex lookups (get-index: 25%) and scans of 50 records
+by key (scan-key: 8%) and by index (scan-index: 7%); --mix changes the
+shares. Each write is one commit. Meanwhile an online checker counts
 every inconsistent observation:
 
   index       GetByIndex(x) returned a record whose index key is not x
@@ -72,9 +78,12 @@ every inconsistent observation:
   snapshot    a snapshot whose two indexes disagree
   ordercheck  the store's own online order check (--order-check) failed
 
-At the end it prints ops/s and p50/p99/p99.9 latency per operation kind and
-the violation count, and exits 1 if there was any violation (2 on an error).
-The store is left in DIR: dualdb verify DIR checks it.
+At the end it prints ops/s and p50/p99/p99.9 latency per operation kind
+and for all the workers' operations together (total, without the
+checker's), the process's CPU time, the commits and how many shared each
+WAL transaction, and the violation count. It exits 1 if there was any
+violation (2 on an error). The store is left in DIR: dualdb verify DIR
+checks it.
 
 --naive runs the same workload and checker against two Go maps behind two
 locks (no DIR needed), the design dualdb replaces: watch the violations.
@@ -83,12 +92,23 @@ locks (no DIR needed), the design dualdb replaces: watch the violations.
 ADDR serves net/http/pprof on http://ADDR/debug/pprof/ while the workload
 runs (port 0 picks a free port; the address is printed). Both listen on
 loopback only unless --listen-any is given; a missing host means 127.0.0.1.
-stress sets the mutex and block profile rates for the run.
+With --pprof, stress also turns on the mutex and block profiles for the
+run (--mutex-profile-fraction, --block-profile-rate); without it they stay
+off, since their sampling costs the workload time and nobody could read them.
+--cpu-profile FILE and --mem-profile FILE write a CPU profile of the timed
+run and an allocation profile at its end, for go tool pprof.
+
+--no-sync opens the store with NoSync (commits are written, not fsynced):
+the setting to compare with stores that keep everything in memory.
+Throughput is every worker operation (the checker's excluded) over the
+timed run; latencies are of every operation, one clock reading before and
+one after it, kept per worker without locks.
 
 Ctrl-C ends the run early and still prints the results.`,
 		Example: `  dualdb stress /tmp/s1 --duration 10s --workers 50
   dualdb stress --naive --duration 5s
-  dualdb stress /tmp/s2 --duration 60s --pprof 127.0.0.1:6060 --metrics 127.0.0.1:9464`,
+  dualdb stress /tmp/s2 --duration 60s --pprof 127.0.0.1:6060 --metrics 127.0.0.1:9464
+  dualdb stress /tmp/s3 --duration 20s --workers 64 --no-sync --json --cpu-profile cpu.pb.gz`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case len(args) > 1:
@@ -121,9 +141,12 @@ Ctrl-C ends the run early and still prints the results.`,
 	f.DurationVar(&c.checkEvery, "check-every", 100*time.Millisecond, "interval of the checker's full snapshot comparison")
 	f.DurationVar(&c.orderCheck, "order-check", time.Second, "interval of the store's own online order check (0: off)")
 	f.IntVar(&c.checkpoint, "checkpoint-every", 5000, "WAL records between automatic checkpoints (<0: never)")
-	f.IntVar(&c.mutexFraction, "mutex-profile-fraction", 10, "runtime.SetMutexProfileFraction during the run (0: off)")
-	f.IntVar(&c.blockRate, "block-profile-rate", 10000, "runtime.SetBlockProfileRate during the run, in ns (0: off)")
+	f.IntVar(&c.mutexFraction, "mutex-profile-fraction", 10, "with --pprof: runtime.SetMutexProfileFraction during the run (0: off)")
+	f.IntVar(&c.blockRate, "block-profile-rate", 10000, "with --pprof: runtime.SetBlockProfileRate during the run, in ns (0: off)")
+	f.StringVar(&c.cpuProfile, "cpu-profile", "", "write a CPU profile of the timed run to this file")
+	f.StringVar(&c.memProfile, "mem-profile", "", "write an allocation profile to this file at the end of the run")
 	f.Uint64Var(&c.seed, "seed", 0, "seed of the workers' random choices (0: from the clock)")
+	f.StringVar(&c.mix, "mix", stress.DefaultMix.String(), "percent of each kind of operation, adding up to 100 (a kind left out: 0)")
 	f.BoolVar(&c.json, "json", false, "print the results as one JSON object")
 	return cmd
 }
@@ -138,8 +161,12 @@ func runStress(ctx context.Context, c stressConfig, stdout, stderr io.Writer) (e
 	if err != nil {
 		return err
 	}
+	mix, err := stress.ParseMix(c.mix)
+	if err != nil {
+		return usageErr("--%v", err)
+	}
 	run, err := stress.New(stress.Config{
-		Workers: c.workers, Keys: c.keys, ValueSize: c.valueSize, CheckEvery: c.checkEvery, Seed: c.seed,
+		Workers: c.workers, Keys: c.keys, ValueSize: c.valueSize, CheckEvery: c.checkEvery, Seed: c.seed, Mix: mix,
 	})
 	if err != nil {
 		return err
@@ -183,12 +210,14 @@ func runStress(ctx context.Context, c stressConfig, stdout, stderr io.Writer) (e
 
 	// Profiling and metrics servers, up before the load so that a scraper
 	// sees the whole run.
-	prevMutex := runtime.SetMutexProfileFraction(c.mutexFraction)
-	runtime.SetBlockProfileRate(c.blockRate)
-	defer func() {
-		runtime.SetMutexProfileFraction(prevMutex)
-		runtime.SetBlockProfileRate(0)
-	}()
+	if pprofAddr != "" {
+		prevMutex := runtime.SetMutexProfileFraction(c.mutexFraction)
+		runtime.SetBlockProfileRate(c.blockRate)
+		defer func() {
+			runtime.SetMutexProfileFraction(prevMutex)
+			runtime.SetBlockProfileRate(0)
+		}()
+	}
 	servers, err := serveStress(pprofAddr, metricsAddr, reg, stderr)
 	defer func() {
 		for _, s := range servers {
@@ -199,15 +228,32 @@ func runStress(ctx context.Context, c stressConfig, stdout, stderr io.Writer) (e
 		return err
 	}
 
+	writeMem, err := createMemProfile(c.memProfile)
+	if err != nil {
+		return err
+	}
 	if err := run.Start(store); err != nil {
+		writeMem()
+		return err
+	}
+	stopCPU, err := startCPUProfile(c.cpuProfile)
+	if err != nil {
+		run.Stop()
+		writeMem()
 		return err
 	}
 	if !c.json {
-		fmt.Fprintf(stderr, "stress: %s, %d records, %d workers for %s, seed %d\n",
-			store.Name(), c.keys, c.workers, c.duration, c.seed)
+		fmt.Fprintf(stderr, "stress: %s, %d records, %d workers for %s, seed %d, mix %s\n",
+			store.Name(), c.keys, c.workers, c.duration, c.seed, mix)
 	}
 	waitStress(ctx, run, c, stderr)
 	res := run.Stop()
+	if err := stopCPU(); err != nil {
+		return err
+	}
+	if err := writeMem(); err != nil {
+		return err
+	}
 
 	if c.json {
 		enc := json.NewEncoder(stdout)
@@ -225,6 +271,52 @@ func runStress(ctx context.Context, c stressConfig, stdout, stderr io.Writer) (e
 		return fmt.Errorf("%d operations failed; first: %w", res.Errors, run.Err())
 	}
 	return nil
+}
+
+// startCPUProfile starts a CPU profile into file ("" for none) and returns
+// the function that ends it and closes the file.
+func startCPUProfile(file string) (stop func() error, err error) {
+	if file == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, wrapErr(err, "--cpu-profile")
+	}
+	if err := rpprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, wrapErr(err, "--cpu-profile %s", file)
+	}
+	return func() error {
+		rpprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return wrapErr(err, "--cpu-profile %s", file)
+		}
+		return nil
+	}, nil
+}
+
+// createMemProfile creates file ("" for none) before the run, so that a bad
+// path fails early, and returns the function that writes the allocation
+// profile into it at the end and closes it.
+func createMemProfile(file string) (write func() error, err error) {
+	if file == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, wrapErr(err, "--mem-profile")
+	}
+	return func() error {
+		if err := rpprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			f.Close()
+			return wrapErr(err, "--mem-profile %s", file)
+		}
+		if err := f.Close(); err != nil {
+			return wrapErr(err, "--mem-profile %s", file)
+		}
+		return nil
+	}, nil
 }
 
 // listenAddrs checks --pprof and --metrics: loopback unless --listen-any,
@@ -373,18 +465,23 @@ loop:
 // printStress prints the results table.
 func printStress(w io.Writer, res stress.Results) {
 	fmt.Fprintf(w, "%s: %d workers, %s records, %.1fs, seed %d\n\n", res.Store, res.Workers, count(res.Records), res.Seconds, res.Seed)
+
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "op\tcount\tops/s\tp50\tp99\tp99.9\t")
 	secs := func(s float64) string { return latencyString(time.Duration(s * float64(time.Second))) }
-	var total uint64
-	for _, o := range res.Ops {
-		if o.Op != stress.OpCheck.String() {
-			total += o.Count
-		}
+	for _, o := range append(res.Ops, res.Total) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", o.Op, count(o.Count), count(int64(o.PerSecond)), secs(o.P50), secs(o.P99), secs(o.P999))
 	}
-	fmt.Fprintf(tw, "total\t%s\t%s\t\t\t\t\n", count(total), count(int64(float64(total)/res.Seconds)))
 	tw.Flush()
+	fmt.Fprintln(w)
+	if res.CPUSeconds > 0 {
+		fmt.Fprintf(w, "cpu: %.1fs of process CPU time, %s operations per CPU-second\n",
+			res.CPUSeconds, count(int64(float64(res.Total.Count)/res.CPUSeconds)))
+	}
+	if c := res.Commits; c != nil {
+		fmt.Fprintf(w, "commits: %s in %s WAL transactions (%.1f per group commit), %s checkpoints\n",
+			count(c.Commits), count(c.WALTransactions), c.PerTransaction, count(c.Checkpoints))
+	}
 	fmt.Fprintf(w, "\nconflicts: %s (a worker's index key taken by another worker first: expected)\n", count(res.Conflicts))
 	if res.Errors > 0 {
 		fmt.Fprintf(w, "errors: %s; first: %s\n", count(res.Errors), res.FirstError)

@@ -119,6 +119,35 @@ func TestStress_Output(t *testing.T) {
 	}
 }
 
+// --cpu-profile and --mem-profile write profiles go tool pprof reads
+// (gzip-compressed protocol buffers); a path that cannot be created is a
+// usage error naming the flag.
+func TestStress_Profiles(t *testing.T) {
+	dir := t.TempDir()
+	cpu, mem := filepath.Join(dir, "cpu.pb.gz"), filepath.Join(dir, "mem.pb.gz")
+	r := runCLI(t, "", "stress", "--naive", "--duration", "300ms", "--workers", "2", "--keys", "100",
+		"--cpu-profile", cpu, "--mem-profile", mem)
+	if r.code != exitOK && r.code != exitFindings {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	for _, f := range []string{cpu, mem} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("%s: %d bytes, not a gzip-compressed profile", filepath.Base(f), len(b))
+		}
+	}
+	for _, flag := range []string{"--cpu-profile", "--mem-profile"} {
+		r := runCLI(t, "", "stress", "--naive", "--duration", "100ms", "--workers", "1", "--keys", "10",
+			flag, filepath.Join(dir, "missing", "p.pb.gz"))
+		if r.code != exitError || !strings.Contains(r.stderr, flag) {
+			t.Errorf("%s into a missing directory: exit %d, stderr %q; want exit %d naming the flag", flag, r.code, r.stderr, exitError)
+		}
+	}
+}
+
 func TestStress_Usage(t *testing.T) {
 	full := t.TempDir()
 	if err := os.WriteFile(filepath.Join(full, "x"), nil, 0o600); err != nil {
@@ -136,6 +165,7 @@ func TestStress_Usage(t *testing.T) {
 		{"not loopback pprof", []string{"stress", "--naive", "--pprof", "[2001:db8::1]:6060"}, "not a loopback address"},
 		{"bad addr", []string{"stress", "--naive", "--pprof", "6060"}, "host:port"},
 		{"no workers", []string{"stress", "--naive", "--workers", "0"}, "--workers"},
+		{"bad mix", []string{"stress", "--naive", "--mix", "get=50"}, `--mix "get=50": shares add up to 50`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := runCLI(t, "", c.args...)

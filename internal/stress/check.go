@@ -150,14 +150,16 @@ func (r *Run) scan(byIndex bool, from []byte) error {
 }
 
 // checker compares a whole read view, by key and by index key, every
-// CheckEvery until the run stops.
+// CheckEvery until the run stops. It reuses the buffers of its views from
+// one check to the next, so that checking costs the workload little.
 func (r *Run) checker() {
 	t := r.tallies[len(r.tallies)-1]
 	tick := time.NewTicker(r.cfg.CheckEvery)
 	defer tick.Stop()
+	var c snapshotCheck
 	for !r.stop.Load() {
 		start := time.Now()
-		if err := r.checkSnapshot(); err != nil {
+		if err := r.checkSnapshot(&c); err != nil {
 			t.errs.Add(1)
 			r.fail(fmt.Errorf("check: %w", err))
 		}
@@ -167,16 +169,52 @@ func (r *Run) checker() {
 	}
 }
 
+// snapshotCheck holds the buffers of the checker's views between checks.
+type snapshotCheck struct {
+	byKey, byIndex []db.Record
+}
+
+// keyNumber returns i of a key recordKey(i) (any number of digits after
+// "k/"), and whether key has that form.
+func keyNumber(key []byte) (int, bool) {
+	digits, ok := bytes.CutPrefix(key, []byte("k/"))
+	if !ok || len(digits) == 0 || len(digits) > 18 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
 // checkSnapshot counts one snapshot violation for a view whose two indexes
 // disagree, describing the first disagreement, plus order violations.
-func (r *Run) checkSnapshot() error {
-	version, byKey, byIndex, err := r.store.Snapshot()
+func (r *Run) checkSnapshot(c *snapshotCheck) error {
+	version, byKey, byIndex, err := r.store.Snapshot(c.byKey[:0], c.byIndex[:0])
 	if err != nil {
 		return err
 	}
-	for i := 1; i < len(byKey); i++ {
-		if bytes.Compare(byKey[i-1].Key, byKey[i].Key) >= 0 {
+	c.byKey, c.byIndex = byKey, byIndex
+	// dense: byKey holds exactly the loaded keys, in order, so that the
+	// record of key recordKey(i) is byKey[i]. Anything else is either a
+	// violation (counted below) or a broken store under test.
+	dense := len(byKey) == r.cfg.Keys
+	scratch := make([]byte, 0, 16)
+	for i := range byKey {
+		if dense {
+			scratch = appendPadded(scratch[:0], "k/", i, 8)
+			dense = bytes.Equal(byKey[i].Key, scratch)
+		}
+		// Dense so far means in order so far: record keys ascend.
+		if !dense && i > 0 && bytes.Compare(byKey[i-1].Key, byKey[i].Key) >= 0 {
 			r.v.add(ViolationOrder, "snapshot at version %d: key %q after %q", version, byKey[i].Key, byKey[i-1].Key)
+		}
+		if bytes.HasPrefix(byKey[i].Index, []byte(tmpPrefix)) {
+			r.v.add(ViolationTorn, "snapshot at version %d: record %q carries the temporary index key %q of an unfinished update", version, byKey[i].Key, byKey[i].Index)
 		}
 	}
 	for i := 1; i < len(byIndex); i++ {
@@ -184,14 +222,27 @@ func (r *Run) checkSnapshot() error {
 			r.v.add(ViolationOrder, "snapshot at version %d: index key %q after %q", version, byIndex[i].Index, byIndex[i-1].Index)
 		}
 	}
-	var problem string
-	indexOf := make(map[string]string, len(byKey))
-	for _, rec := range byKey {
-		indexOf[string(rec.Key)] = string(rec.Index)
-		if bytes.HasPrefix(rec.Index, []byte(tmpPrefix)) {
-			r.v.add(ViolationTorn, "snapshot at version %d: record %q carries the temporary index key %q of an unfinished update", version, rec.Key, rec.Index)
+	// indexOf finds the index key of the record with key: by the number in
+	// the key when byKey is dense (no allocation, no search: the checker
+	// should cost the workload little), else in a map.
+	indexOf := func(key []byte) ([]byte, bool) {
+		i, ok := keyNumber(key)
+		if !ok || i >= len(byKey) || len(key) != len(byKey[i].Key) {
+			return nil, false // not recordKey(i), the key of byKey[i]
+		}
+		return byKey[i].Index, true
+	}
+	if !dense {
+		m := make(map[string][]byte, len(byKey))
+		for _, rec := range byKey {
+			m[string(rec.Key)] = rec.Index
+		}
+		indexOf = func(key []byte) ([]byte, bool) {
+			x, ok := m[string(key)]
+			return x, ok
 		}
 	}
+	var problem string
 	switch {
 	case len(byKey) != r.cfg.Keys:
 		problem = fmt.Sprintf("%d records by key, %d loaded and none deleted", len(byKey), r.cfg.Keys)
@@ -202,11 +253,11 @@ func (r *Run) checkSnapshot() error {
 		if problem != "" {
 			break
 		}
-		x, ok := indexOf[string(rec.Key)]
+		x, ok := indexOf(rec.Key)
 		switch {
 		case !ok:
 			problem = fmt.Sprintf("index key %q leads to key %q, which has no record", rec.Index, rec.Key)
-		case x != string(rec.Index):
+		case !bytes.Equal(x, rec.Index):
 			problem = fmt.Sprintf("index key %q leads to record %q, which carries index key %q", rec.Index, rec.Key, x)
 		}
 	}

@@ -2,6 +2,7 @@ package stress
 
 import (
 	"bytes"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -40,11 +41,11 @@ func (s *brokenStore) Scan(byIndex bool, from []byte, limit int, fn func(db.Reco
 	return s.Store.Scan(byIndex, from, limit, fn)
 }
 
-func (s *brokenStore) Snapshot() (uint64, []db.Record, []db.Record, error) {
+func (s *brokenStore) Snapshot(byKey, byIndex []db.Record) (uint64, []db.Record, []db.Record, error) {
 	if s.snapshot != nil {
 		return s.snapshot()
 	}
-	return s.Store.Snapshot()
+	return s.Store.Snapshot(byKey, byIndex)
 }
 
 const checkKeys = 10
@@ -78,7 +79,7 @@ func checkAll(t *testing.T, r *Run) {
 			}
 		}
 	}
-	if err := r.checkSnapshot(); err != nil {
+	if err := r.checkSnapshot(new(snapshotCheck)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -149,7 +150,7 @@ func TestCheck_CatchesEachViolation(t *testing.T) {
 		}, ViolationTorn},
 		{"scan out of order", func(s *brokenStore) {
 			s.scan = func(byIndex bool, from []byte, limit int, fn func(db.Record) bool) error {
-				_, byKey, byIdx, _ := s.Store.Snapshot()
+				_, byKey, byIdx, _ := s.Store.Snapshot(nil, nil)
 				recs := byKey
 				if byIndex {
 					recs = byIdx
@@ -166,21 +167,37 @@ func TestCheck_CatchesEachViolation(t *testing.T) {
 		}, ViolationOrder},
 		{"snapshot by key out of order", func(s *brokenStore) {
 			s.snapshot = func() (uint64, []db.Record, []db.Record, error) {
-				v, byKey, byIdx, err := s.Store.Snapshot()
+				v, byKey, byIdx, err := s.Store.Snapshot(nil, nil)
 				return v, reverse(byKey), byIdx, err
 			}
 		}, ViolationOrder},
 		{"snapshot whose index leads to the wrong record", func(s *brokenStore) {
 			s.snapshot = func() (uint64, []db.Record, []db.Record, error) {
-				v, byKey, byIdx, err := s.Store.Snapshot()
+				v, byKey, byIdx, err := s.Store.Snapshot(nil, nil)
 				byIdx = slices.Clone(byIdx)
 				byIdx[0].Key = byIdx[1].Key
 				return v, byKey, byIdx, err
 			}
 		}, ViolationSnapshot},
+		{"snapshot whose index leads to a key without a record", func(s *brokenStore) {
+			s.snapshot = func() (uint64, []db.Record, []db.Record, error) {
+				v, byKey, byIdx, err := s.Store.Snapshot(nil, nil)
+				byIdx = slices.Clone(byIdx)
+				byIdx[len(byIdx)/2].Key = []byte("k/none")
+				return v, byKey, byIdx, err
+			}
+		}, ViolationSnapshot},
+		{"snapshot whose index leads to a key that only looks like a record's", func(s *brokenStore) {
+			s.snapshot = func() (uint64, []db.Record, []db.Record, error) {
+				v, byKey, byIdx, err := s.Store.Snapshot(nil, nil)
+				byIdx = slices.Clone(byIdx)
+				byIdx[1].Key = []byte("k/1") // record 1's key is k/00000001
+				return v, byKey, byIdx, err
+			}
+		}, ViolationSnapshot},
 		{"snapshot missing a record by index", func(s *brokenStore) {
 			s.snapshot = func() (uint64, []db.Record, []db.Record, error) {
-				v, byKey, byIdx, err := s.Store.Snapshot()
+				v, byKey, byIdx, err := s.Store.Snapshot(nil, nil)
 				return v, byKey, byIdx[1:], err
 			}
 		}, ViolationSnapshot},
@@ -204,6 +221,43 @@ func TestCheck_CatchesEachViolation(t *testing.T) {
 				t.Errorf("%d examples kept, want 1 to %d", len(r.v.examples), int(NumViolations)*examplesPerKind)
 			}
 		})
+	}
+}
+
+// The checker keeps its buffers from one check to the next: a clean check
+// before a faulty one hides nothing, and a clean one after it finds nothing.
+// With the keys out of order it still compares the two indexes.
+func TestCheck_SnapshotBuffersReused(t *testing.T) {
+	r, s := newCheckRun(t)
+	var c snapshotCheck
+	check := func() map[Violation]uint64 {
+		t.Helper()
+		if err := r.checkSnapshot(&c); err != nil {
+			t.Fatal(err)
+		}
+		return counts(r)
+	}
+	if got := check(); len(got) != 0 {
+		t.Fatalf("violations on a consistent store: %v %q", got, r.v.examples)
+	}
+	if len(c.byKey) != checkKeys || len(c.byIndex) != checkKeys {
+		t.Fatalf("buffers hold %d and %d records after a check, want %d", len(c.byKey), len(c.byIndex), checkKeys)
+	}
+	s.snapshot = func() (uint64, []db.Record, []db.Record, error) {
+		v, byKey, byIdx, err := s.Store.Snapshot(nil, nil)
+		byKey = slices.Clone(byKey)
+		slices.Reverse(byKey)
+		byIdx = slices.Clone(byIdx)
+		byIdx[0].Key = byIdx[1].Key
+		return v, byKey, byIdx, err
+	}
+	got := check()
+	if got[ViolationOrder] == 0 || got[ViolationSnapshot] != 1 {
+		t.Fatalf("keys out of order and an index leading to the wrong record: counts %v, want order and 1 snapshot", got)
+	}
+	s.snapshot = nil
+	if after := check(); !maps.Equal(after, got) {
+		t.Fatalf("a consistent view after a faulty one changed the counts from %v to %v: %q", got, after, r.v.examples)
 	}
 }
 

@@ -161,17 +161,17 @@ type naivePair struct{ sortBy, key string }
 
 // Snapshot copies the key map, then the index map: between the two, writers
 // go on.
-func (s *naiveStore) Snapshot() (uint64, []db.Record, []db.Record, error) {
+func (s *naiveStore) Snapshot(byKey, byIndex []db.Record) (uint64, []db.Record, []db.Record, error) {
 	v := s.writes.Load()
 	s.kmu.RLock()
-	byKey := make([]db.Record, 0, len(s.byKey))
+	byKey = slices.Grow(byKey, len(s.byKey))
 	for _, r := range s.byKey {
 		byKey = append(byKey, r)
 	}
 	s.kmu.RUnlock()
 
 	s.imu.RLock()
-	byIndex := make([]db.Record, 0, len(s.byIndex))
+	byIndex = slices.Grow(byIndex, len(s.byIndex))
 	for x, k := range s.byIndex {
 		byIndex = append(byIndex, db.Record{Key: []byte(k), Index: []byte(x)})
 	}

@@ -61,7 +61,7 @@ func TestNaiveStore_Sequential(t *testing.T) {
 		t.Errorf("Scan by key stopped after 2 = %v, want %s", got, want)
 	}
 
-	v, byKey, byIndex, err := s.Snapshot()
+	v, byKey, byIndex, err := s.Snapshot(nil, nil)
 	if err != nil || v == 0 || len(byKey) != 6 || len(byIndex) != 6 {
 		t.Fatalf("Snapshot: version %d, %d by key, %d by index, %v; want 6 records each way", v, len(byKey), len(byIndex), err)
 	}

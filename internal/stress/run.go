@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +22,71 @@ type Config struct {
 	ValueSize  int           // bytes per value, at least what the checker writes into it; >= 0
 	CheckEvery time.Duration // interval of the checker's full snapshot comparison; > 0
 	Seed       uint64        // seed of the workers' random choices
+	Mix        Mix           // share of each kind of operation; the zero Mix means DefaultMix
+}
+
+// Mix is the share, in percent, of each kind of worker operation
+// (indexed by Op; OpCheck is the checker's and must be 0). The shares add
+// up to 100.
+type Mix [OpCheck]int
+
+// DefaultMix is the workload of `dualdb stress` unless --mix says
+// otherwise: 35% writes (puts and two-record swaps), 50% point reads,
+// 15% scans.
+var DefaultMix = Mix{OpPut: 20, OpUpdate: 15, OpGet: 25, OpGetIndex: 25, OpScanKey: 8, OpScanIndex: 7}
+
+// ParseMix reads a mix written as comma-separated op=percent pairs, such
+// as "put=20,update=15,get=25,get-index=25,scan-key=8,scan-index=7"; a
+// kind left out gets 0. The shares must add up to 100.
+func ParseMix(s string) (Mix, error) {
+	var m Mix
+	seen := [OpCheck]bool{}
+	for _, part := range strings.Split(s, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return Mix{}, fmt.Errorf("mix %q: %q is not op=percent", s, part)
+		}
+		op := slices.Index(opNames[:OpCheck], name)
+		if op < 0 {
+			return Mix{}, fmt.Errorf("mix %q: unknown operation %q (want one of %s)", s, name, strings.Join(opNames[:OpCheck], ", "))
+		}
+		if seen[op] {
+			return Mix{}, fmt.Errorf("mix %q: %s given twice", s, name)
+		}
+		seen[op] = true
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 0 || n > 100 {
+			return Mix{}, fmt.Errorf("mix %q: %s=%s is not a percentage from 0 to 100", s, name, val)
+		}
+		m[op] = n
+	}
+	if err := m.check(); err != nil {
+		return Mix{}, fmt.Errorf("mix %q: %w", s, err)
+	}
+	return m, nil
+}
+
+// String writes m the way ParseMix reads it.
+func (m Mix) String() string {
+	parts := make([]string, 0, len(m))
+	for op, n := range m {
+		parts = append(parts, fmt.Sprintf("%s=%d", Op(op), n))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (m Mix) check() error {
+	sum := 0
+	for op, n := range m {
+		if n < 0 {
+			return fmt.Errorf("negative share %d for %s", n, Op(op))
+		}
+		sum += n
+	}
+	if sum != 100 {
+		return fmt.Errorf("shares add up to %d, not 100", sum)
+	}
+	return nil
 }
 
 // Op is a kind of operation of the workload, in the order of the results.
@@ -67,14 +135,24 @@ type Run struct {
 	failed    atomic.Bool    // the store failed or was closed
 	wg        sync.WaitGroup // workers and checker
 	start     time.Time      // when the workers started
-	errMu     sync.Mutex     // guards firstErr
-	firstErr  error
+	// commitsAtStart are the store's commit counts when the workers
+	// started, if it has any (commitCounter).
+	commitsAtStart CommitStats
+	cpuAtStart     time.Duration // the process's CPU time when the workers started
+	errMu          sync.Mutex    // guards firstErr
+	firstErr       error
 }
 
 // New returns a Run with cfg, not started.
 func New(cfg Config) (*Run, error) {
 	if cfg.Workers < 1 || cfg.Keys < 2 || cfg.ValueSize < 0 || cfg.CheckEvery <= 0 {
 		return nil, fmt.Errorf("stress: bad config %+v: want Workers >= 1, Keys >= 2, ValueSize >= 0, CheckEvery > 0", cfg)
+	}
+	if cfg.Mix == (Mix{}) {
+		cfg.Mix = DefaultMix
+	}
+	if err := cfg.Mix.check(); err != nil {
+		return nil, fmt.Errorf("stress: bad mix %v: %w", cfg.Mix, err)
 	}
 	r := &Run{cfg: cfg, tallies: make([]*tally, cfg.Workers+1)}
 	for i := range r.tallies {
@@ -90,6 +168,10 @@ func (r *Run) Start(s Store) error {
 	if err := r.load(); err != nil {
 		return fmt.Errorf("load %d records: %w", r.cfg.Keys, err)
 	}
+	if cc, ok := s.(commitCounter); ok {
+		r.commitsAtStart = cc.commitCounts()
+	}
+	r.cpuAtStart, _ = processCPU()
 	r.start = time.Now()
 	for w := range r.cfg.Workers {
 		r.wg.Go(func() { r.worker(w) })
@@ -103,7 +185,12 @@ func (r *Run) Start(s Store) error {
 func (r *Run) Stop() Results {
 	r.stop.Store(true)
 	r.wg.Wait()
-	return r.results(time.Since(r.start))
+	elapsed := time.Since(r.start)
+	var cpu time.Duration
+	if end, ok := processCPU(); ok {
+		cpu = end - r.cpuAtStart
+	}
+	return r.results(elapsed, cpu)
 }
 
 // Failed reports whether the store failed (or was closed) under the run,
@@ -165,19 +252,48 @@ func (r *Run) errors() uint64 {
 }
 
 // Record layout: see the package doc.
-func recordKey(i int) []byte   { return fmt.Appendf(nil, "k/%08d", i) }
-func loadedIndex(i int) []byte { return fmt.Appendf(nil, "x/%08d", i) }
+// They are built with strconv rather than fmt: the workers make one or two
+// per operation, and the tool should spend its time in the store.
+func recordKey(i int) []byte   { return appendPadded(make([]byte, 0, 10), "k/", i, 8) }
+func loadedIndex(i int) []byte { return appendPadded(make([]byte, 0, 10), "x/", i, 8) }
+
+// appendWorkerKey appends prefix followed by "w%03d-%d" of worker id and
+// seq, a fresh index key of that worker, to b.
+func appendWorkerKey(b []byte, prefix string, id, seq int) []byte {
+	b = appendPadded(b, prefix+"w", id, 3)
+	b = append(b, '-')
+	return strconv.AppendInt(b, int64(seq), 10)
+}
+
+// appendPadded appends prefix and n >= 0 in decimal, zero-padded to width
+// digits, to b: what fmt's "%0*d" prints.
+func appendPadded(b []byte, prefix string, n, width int) []byte {
+	b = append(b, prefix...)
+	digits := 1
+	for p := 10; p <= n; p *= 10 {
+		digits++
+	}
+	for ; digits < width; digits++ {
+		b = append(b, '0')
+	}
+	return strconv.AppendInt(b, int64(n), 10)
+}
 
 const tmpPrefix = "tmp/"
 
 // valueFor returns a value of at least size bytes written for index.
 func valueFor(index []byte, size int, tag string) []byte {
-	v := make([]byte, 0, max(size, len(index)+len(tag)+6))
+	return appendValue(make([]byte, 0, max(size, len(index)+len(tag)+6)), index, size, tag)
+}
+
+// appendValue appends valueFor(index, size, tag) to v.
+func appendValue(v, index []byte, size int, tag string) []byte {
+	start := len(v)
 	v = append(v, "idx="...)
 	v = append(v, index...)
 	v = append(v, ';')
 	v = append(v, tag...)
-	for len(v) < size {
+	for len(v)-start < size {
 		v = append(v, '.')
 	}
 	return v
@@ -205,45 +321,68 @@ func (r *Run) load() error {
 	return nil
 }
 
-// worker runs random operations until the run stops.
+// worker runs random operations until the run stops. What an operation
+// works on (its kind, keys, a fresh index key) is chosen and built before
+// its clock starts, in buffers of the worker's own: the latency measured is
+// the store's. The stores copy what they are given, so the buffers are
+// reused from one operation to the next.
 func (r *Run) worker(id int) {
 	t := r.tallies[id]
 	rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(id)))
 	seq := 0
-	tag := func() string {
-		seq++
-		return fmt.Sprintf("w%03d-%d", id, seq)
+	var ka, kb, x, vbuf []byte
+	val := func(index []byte) []byte {
+		vbuf = appendValue(vbuf[:0], index, r.cfg.ValueSize, "w")
+		return vbuf
 	}
-	val := func(index []byte) []byte { return valueFor(index, r.cfg.ValueSize, "w") }
-	randKey := func() []byte { return recordKey(rng.IntN(r.cfg.Keys)) }
+	// pick maps a percentile to the kind of operation the mix gives it.
+	var pick [100]Op
+	p := 0
+	for op, n := range r.cfg.Mix {
+		for range n {
+			pick[p] = Op(op)
+			p++
+		}
+	}
 	for !r.stop.Load() {
-		p := rng.IntN(100)
-		start := time.Now()
-		var op Op
-		var err error
-		switch {
-		case p < 20:
-			op = OpPut
-			err = r.put(rng, randKey(), tag, val)
-		case p < 35:
-			op = OpUpdate
-			a, b := rng.IntN(r.cfg.Keys), rng.IntN(r.cfg.Keys-1)
+		op := pick[rng.IntN(100)]
+		a := rng.IntN(r.cfg.Keys)
+		ka = appendPadded(ka[:0], "k/", a, 8)
+		switch op {
+		case OpPut:
+			// Half the time under a fresh index key, half under its own.
+			x = x[:0]
+			if rng.IntN(2) == 0 {
+				seq++
+				x = appendWorkerKey(x, "x/", id, seq)
+			}
+		case OpUpdate:
+			b := rng.IntN(r.cfg.Keys - 1)
 			if b >= a {
 				b++
 			}
-			err = r.store.Swap(recordKey(a), recordKey(b), []byte(tmpPrefix+tag()), val)
-		case p < 60:
-			op = OpGet
-			err = r.get(randKey())
-		case p < 85:
-			op = OpGetIndex
-			err = r.getIndex(randKey())
-		case p < 93:
-			op = OpScanKey
-			err = r.scan(false, randKey())
-		default:
-			op = OpScanIndex
-			err = r.scan(true, loadedIndex(rng.IntN(r.cfg.Keys)))
+			kb = appendPadded(kb[:0], "k/", b, 8)
+			seq++
+			x = appendWorkerKey(x[:0], tmpPrefix, id, seq)
+		case OpScanIndex:
+			x = appendPadded(x[:0], "x/", a, 8)
+		}
+
+		start := time.Now()
+		var err error
+		switch op {
+		case OpPut:
+			err = r.put(ka, x, val)
+		case OpUpdate:
+			err = r.store.Swap(ka, kb, x, val)
+		case OpGet:
+			err = r.get(ka)
+		case OpGetIndex:
+			err = r.getIndex(ka)
+		case OpScanKey:
+			err = r.scan(false, ka)
+		case OpScanIndex:
+			err = r.scan(true, x)
 		}
 		t.lat[op].Add(time.Since(start))
 		t.counts[op].Add(1)
@@ -258,14 +397,12 @@ func (r *Run) worker(id int) {
 	}
 }
 
-// put replaces a record's value, half the time under a fresh index key and
-// half the time under the index key it has (which another worker may have
-// moved meanwhile: a conflict).
-func (r *Run) put(rng *rand.Rand, key []byte, tag func() string, val func([]byte) []byte) error {
-	var index []byte
-	if rng.IntN(2) == 0 {
-		index = []byte("x/" + tag())
-	} else {
+// put replaces a record's value, under the index key fresh if it is not
+// empty, else under the index key the record has (which another worker may
+// have moved meanwhile: a conflict).
+func (r *Run) put(key, fresh []byte, val func([]byte) []byte) error {
+	index := fresh
+	if len(index) == 0 {
 		cur, ok, err := r.store.Get(key)
 		if err != nil || !ok {
 			return err

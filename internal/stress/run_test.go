@@ -74,6 +74,18 @@ func TestRun_DualDB(t *testing.T) {
 			t.Errorf("dualdb_stress_ops_total{op=%q} = %v, results say %d", o.Op, got, o.Count)
 		}
 	}
+	checkTotal(t, res)
+	// Every commit of the run is a put or a swap of a worker (the load's
+	// are not counted), grouped into WAL transactions.
+	c := res.Commits
+	if c == nil {
+		t.Fatal("no commit counts for a dualdb store")
+	}
+	writes := res.Ops[stress.OpPut].Count + res.Ops[stress.OpUpdate].Count
+	if c.Commits == 0 || c.Commits > writes || c.WALTransactions == 0 || c.WALTransactions > c.Commits ||
+		c.PerTransaction != float64(c.Commits)/float64(c.WALTransactions) {
+		t.Errorf("commit counts %+v for %d puts and swaps", *c, writes)
+	}
 
 	snap := d.Snapshot()
 	if snap.Len() != keys {
@@ -84,6 +96,54 @@ func TestRun_DualDB(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkTotal checks the total row against the kinds it merges: every
+// worker operation counted once, the checker's left out, and each quantile
+// between the smallest and the largest of the kinds' (a quantile of merged
+// samples cannot leave that range; the histogram's buckets, 1/32 of a
+// power of two wide, blur its ends by up to a bucket).
+func checkTotal(t *testing.T, res stress.Results) {
+	t.Helper()
+	var n uint64
+	var lo, hi [3]float64
+	for i, o := range res.Ops[:stress.OpCheck] {
+		n += o.Count
+		for j, q := range [3]float64{o.P50, o.P99, o.P999} {
+			if i == 0 || q < lo[j] {
+				lo[j] = q
+			}
+			hi[j] = max(hi[j], q)
+		}
+	}
+	tot := res.Total
+	if tot.Op != "total" || tot.Count != n {
+		t.Errorf("total row %q counts %d operations, the worker kinds %d", tot.Op, tot.Count, n)
+	}
+	for j, q := range [3]float64{tot.P50, tot.P99, tot.P999} {
+		if q < lo[j]*(1-1.0/16) || q > hi[j]*(1+1.0/16) {
+			t.Errorf("total quantile %d = %v, outside the kinds' range [%v, %v]", j, q, lo[j], hi[j])
+		}
+	}
+}
+
+// A mix is obeyed: with only gets and swaps, no other kind runs, and the
+// results name the mix.
+func TestRun_Mix(t *testing.T) {
+	mix := stress.Mix{stress.OpGet: 70, stress.OpUpdate: 30}
+	r, err := stress.New(stress.Config{Workers: 3, Keys: 50, CheckEvery: 5 * time.Millisecond, Seed: 3, Mix: mix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := runUntil(t, r, stress.NewNaiveStore(), func(p stress.Progress) bool { return p.Ops >= 2000 })
+	if res.Mix != mix.String() {
+		t.Errorf("results name mix %q, want %q", res.Mix, mix)
+	}
+	for op, o := range res.Ops[:stress.OpCheck] {
+		if (mix[op] > 0) != (o.Count > 0) {
+			t.Errorf("mix %v: %d %s operations ran", mix, o.Count, o.Op)
+		}
 	}
 }
 
@@ -120,6 +180,9 @@ func TestRun_Naive(t *testing.T) {
 	res := runUntil(t, r, stress.NewNaiveStore(), func(p stress.Progress) bool { return p.Violations >= 5 })
 	if res.Violations < 5 || len(res.Examples) == 0 {
 		t.Fatalf("violations %d, examples %q", res.Violations, res.Examples)
+	}
+	if res.Commits != nil {
+		t.Errorf("commit counts %+v for the naive store, which has no commits", *res.Commits)
 	}
 	var sum uint64
 	for _, n := range res.ByKind {

@@ -2,6 +2,7 @@ package stress
 
 import (
 	"errors"
+	"slices"
 
 	"github.com/dualdb/dualdb/db"
 )
@@ -29,10 +30,17 @@ type Store interface {
 	GetByIndex(index []byte) (db.Record, bool, error)
 	// Scan yields up to limit records from from on, by key or by index key.
 	Scan(byIndex bool, from []byte, limit int, fn func(db.Record) bool) error
-	// Snapshot returns one read view walked by key and by index key.
-	Snapshot() (version uint64, byKey, byIndex []db.Record, err error)
+	// Snapshot returns one read view walked by key and by index key,
+	// appended to the buffers byKey and byIndex (which may be nil).
+	Snapshot(byKey, byIndex []db.Record) (version uint64, byKeyOut, byIndexOut []db.Record, err error)
 	// Close releases the store.
 	Close() error
+}
+
+// commitCounter is implemented by stores that commit through a WAL: the
+// run reports how its commits were grouped.
+type commitCounter interface {
+	commitCounts() CommitStats
 }
 
 // NewDBStore returns a Store on the dualdb store d; its Close closes d.
@@ -46,6 +54,11 @@ func (s dbStore) Version() uint64 { return s.d.Version() }
 func (s dbStore) Close() error    { return s.d.Close() }
 
 func (s dbStore) Put(key, index, value []byte) error { return s.d.Put(key, index, value) }
+
+func (s dbStore) commitCounts() CommitStats {
+	st := s.d.Stats()
+	return CommitStats{Commits: st.Commits, WALTransactions: st.GroupCommits, Checkpoints: st.Checkpoints}
+}
 
 func (s dbStore) PutBatch(recs []db.Record) error {
 	return s.d.Update(func(tx *db.Tx) error {
@@ -111,13 +124,13 @@ func (s dbStore) Scan(byIndex bool, from []byte, limit int, fn func(db.Record) b
 	return nil
 }
 
-func (s dbStore) Snapshot() (uint64, []db.Record, []db.Record, error) {
+func (s dbStore) Snapshot(byKey, byIndex []db.Record) (uint64, []db.Record, []db.Record, error) {
 	snap := s.d.Snapshot()
-	byKey := make([]db.Record, 0, snap.Len())
+	byKey = slices.Grow(byKey, snap.Len())
 	for r := range snap.Ascend(nil, nil) {
 		byKey = append(byKey, r)
 	}
-	byIndex := make([]db.Record, 0, snap.Len())
+	byIndex = slices.Grow(byIndex, snap.Len())
 	for r := range snap.AscendIndex(nil, nil) {
 		byIndex = append(byIndex, r)
 	}
