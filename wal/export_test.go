@@ -20,14 +20,7 @@ func (l *Log) Size() int64 {
 func EncodedSize(ops []Op) int {
 	n := 1 + uvarintLen(uint64(len(ops))) + crcSize
 	for _, op := range ops {
-		n += 1 + uvarintLen(uint64(len(op.Key))) + len(op.Key)
-		if op.Kind == OpPut || op.Kind == OpDeleteRecord {
-			n += uvarintLen(uint64(len(op.Index))) + len(op.Index)
-			n += uvarintLen(uint64(len(op.Value))) + len(op.Value)
-		}
-		if op.Kind == OpDeleteRecord {
-			n += uvarintLen(op.Version)
-		}
+		n += OpSize(op)
 	}
 	return n
 }

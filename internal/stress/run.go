@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/internal/cputime"
 )
 
 // Config sets up a Run.
@@ -171,7 +172,7 @@ func (r *Run) Start(s Store) error {
 	if cc, ok := s.(commitCounter); ok {
 		r.commitsAtStart = cc.commitCounts()
 	}
-	r.cpuAtStart, _ = processCPU()
+	r.cpuAtStart, _ = cputime.Process()
 	r.start = time.Now()
 	for w := range r.cfg.Workers {
 		r.wg.Go(func() { r.worker(w) })
@@ -187,7 +188,7 @@ func (r *Run) Stop() Results {
 	r.wg.Wait()
 	elapsed := time.Since(r.start)
 	var cpu time.Duration
-	if end, ok := processCPU(); ok {
+	if end, ok := cputime.Process(); ok {
 		cpu = end - r.cpuAtStart
 	}
 	return r.results(elapsed, cpu)

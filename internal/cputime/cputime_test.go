@@ -1,4 +1,4 @@
-package stress
+package cputime
 
 import (
 	"runtime"
@@ -6,15 +6,15 @@ import (
 	"time"
 )
 
-// processCPU counts the CPU time the process spends: it grows while this
+// Process counts the CPU time the process spends: it grows while this
 // goroutine computes.
 func TestProcessCPU(t *testing.T) {
 	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" || runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
-		t.Skip("processCPU does not tell on", runtime.GOOS)
+		t.Skip("Process does not tell on", runtime.GOOS)
 	}
-	before, ok := processCPU()
+	before, ok := Process()
 	if !ok {
-		t.Fatal("processCPU does not tell on a unix system")
+		t.Fatal("Process does not tell on a unix system")
 	}
 	deadline := time.Now().Add(time.Minute)
 	x := uint64(1)
@@ -22,7 +22,7 @@ func TestProcessCPU(t *testing.T) {
 		for range 1_000_000 {
 			x = x*6364136223846793005 + 1442695040888963407
 		}
-		now, _ := processCPU()
+		now, _ := Process()
 		if now > before {
 			break
 		}

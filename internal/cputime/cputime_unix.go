@@ -1,15 +1,15 @@
 //go:build unix
 
-package stress
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU returns the CPU time (user plus system) the process has used
+// Process returns the CPU time (user plus system) the process has used
 // so far, and whether the platform tells.
-func processCPU() (time.Duration, bool) {
+func Process() (time.Duration, bool) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, false
