@@ -1,6 +1,9 @@
 package db_test
 
 import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 
@@ -72,3 +75,63 @@ func BenchmarkOpen(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOpenAfterLoad measures Open of a store as a bulk load leaves
+// it: 1M records put in random key order by durable PutAll commits of
+// 1000 under default options, so that the WAL tail after the newest
+// snapshot is whatever the checkpoint pacing left. It reports how many WAL
+// records Open replayed. Set DUALDB_OPEN_BENCH_DIR to keep the loaded
+// store there between runs (it is built when the directory does not
+// exist yet); Open is read-only, so the store does not change.
+func BenchmarkOpenAfterLoad(b *testing.B) {
+	const records, batch = 1_000_000, 1000
+	dir := os.Getenv("DUALDB_OPEN_BENCH_DIR")
+	if dir == "" {
+		dir = filepath.Join(b.TempDir(), "store")
+	}
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		d, err := db.Open(dir, &db.Options{Logger: quietLog})
+		if err != nil {
+			b.Fatal(err)
+		}
+		perm := rand.New(rand.NewPCG(7, 7)).Perm(records)
+		recs := make([]db.Record, 0, batch)
+		for i, p := range perm {
+			k, ix, v := gen.Fixed(3, uint64(p), 100)
+			recs = append(recs, db.Record{Key: k, Index: ix, Value: v})
+			if len(recs) == batch || i == len(perm)-1 {
+				if err := d.PutAll(recs...); err != nil {
+					b.Fatal(err)
+				}
+				recs = recs[:0]
+			}
+		}
+		if err := d.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var ev recoveryCounter
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d, err := db.Open(dir, &db.Options{ReadOnly: true, Logger: quietLog, Observer: &ev})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if n := d.Snapshot().Len(); n != records {
+			b.Fatalf("Open gave %d records, want %d", n, records)
+		}
+		b.ReportMetric(float64(ev.last.Replayed), "replayed")
+		b.ReportMetric(float64(ev.last.Version-ev.last.SnapshotVersion), "tail-versions")
+		d.Close()
+		b.StartTimer()
+	}
+}
+
+// recoveryCounter keeps the last RecoveryEvent.
+type recoveryCounter struct {
+	db.NopObserver
+	last db.RecoveryEvent
+}
+
+func (r *recoveryCounter) Recovery(ev db.RecoveryEvent) { r.last = ev }
