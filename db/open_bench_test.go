@@ -1,6 +1,7 @@
 package db_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -15,8 +16,12 @@ import (
 // trees, replay the WAL tail. It also reports the peak heap growth during
 // Open relative to the heap the loaded store keeps.
 func BenchmarkOpen(b *testing.B) {
-	for _, c := range []struct{ records, tail int }{{1_000_000, 50_000}} {
-		b.Run("records=1000000/tail=50000", func(b *testing.B) {
+	for _, c := range []struct{ records, tail, tailBatch int }{{1_000_000, 50_000, 1}, {300_000, 300_000, 1000}} {
+		name := fmt.Sprintf("records=%d/tail=%d", c.records, c.tail)
+		if c.tailBatch > 1 {
+			name += fmt.Sprintf("/batch=%d", c.tailBatch)
+		}
+		b.Run(name, func(b *testing.B) {
 			dir := b.TempDir()
 			d, err := db.Open(dir, &db.Options{NoSync: true, CheckpointEvery: -1, Logger: quietLog})
 			if err != nil {
@@ -40,11 +45,19 @@ func BenchmarkOpen(b *testing.B) {
 			if _, err := d.Checkpoint(); err != nil {
 				b.Fatal(err)
 			}
-			// The tail: single-record commits, as an application makes them.
-			for j := 0; j < c.tail; j++ {
+			// The tail: single-record commits, as an application makes
+			// them, or PutAll batches in random key order, as a bulk load
+			// does.
+			perm := rand.New(rand.NewPCG(2, 2)).Perm(c.tail)
+			var recs []db.Record
+			for _, j := range perm {
 				k, ix, v := gen.Fixed(2, uint64(j), 100)
-				if err := d.Put(k, ix, v); err != nil {
-					b.Fatal(err)
+				recs = append(recs, db.Record{Key: k, Index: ix, Value: v})
+				if len(recs) == c.tailBatch {
+					if err := d.PutAll(recs...); err != nil {
+						b.Fatal(err)
+					}
+					recs = recs[:0]
 				}
 			}
 			if err := d.Close(); err != nil {
