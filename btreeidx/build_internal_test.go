@@ -2,6 +2,9 @@ package btreeidx
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -161,4 +164,51 @@ func TestBuilder_UnownedCopied(t *testing.T) {
 	if e := entryOf(t, x, buf[:3]); unsafe.SliceData(e.bytes()) == unsafe.SliceData(buf) {
 		t.Fatal("unowned input was not copied")
 	}
+}
+
+// TestSortByIndex: the radix sort orders index keys exactly as a
+// comparison sort with cmpByIndex does, for keys that differ early, late,
+// only past the inline bytes, only in length, or not at all.
+func TestSortByIndex(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	gens := map[string]func(i int) string{
+		"random":       func(int) string { return string(randBytes(r, r.IntN(24))) },
+		"mail":         func(i int) string { return fmt.Sprintf("mail:%016x", r.Uint64()) },
+		"long-shared":  func(int) string { return "a-long-shared-prefix:" + string(randBytes(r, r.IntN(4))) },
+		"lengths":      func(int) string { return strings.Repeat("x", r.IntN(40)) },
+		"inline-equal": func(int) string { return fmt.Sprintf("0123456789abcde%d", r.IntN(1000)) },
+		"binary":       func(int) string { return string([]byte{byte(r.IntN(3)), 0, 0, byte(r.IntN(256)), 0xff}) },
+	}
+	for name, g := range gens {
+		for _, n := range []int{0, 1, 2, radixCutoff, radixCutoff + 1, 1000, 20000} {
+			items := make([]item, n)
+			for i := range items {
+				items[i] = indexItem(newEntry([]byte(fmt.Sprint(i)), []byte(g(i)), nil, 1))
+			}
+			want := slices.Clone(items)
+			slices.SortStableFunc(want, cmpByIndex)
+			got := slices.Clone(items)
+			sortByIndex(got)
+			for i := range got {
+				if cmpByIndex(got[i], want[i]) != 0 {
+					t.Fatalf("%s, n=%d: position %d holds %q, want %q", name, n, i, got[i].e.index(), want[i].e.index())
+				}
+			}
+			seen := make(map[*entry]bool, n)
+			for _, it := range got {
+				seen[it.e] = true
+			}
+			if len(seen) != n {
+				t.Fatalf("%s, n=%d: %d distinct entries after sorting", name, n, len(seen))
+			}
+		}
+	}
+}
+
+func randBytes(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.IntN(256))
+	}
+	return b
 }

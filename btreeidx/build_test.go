@@ -193,3 +193,39 @@ func TestBuilder_FillSizes(t *testing.T) {
 		}
 	}
 }
+
+// Above the size from which Finish sorts the secondary items in two halves
+// and merges them, an index key carried twice is found wherever the two
+// carriers are: both in the first half, both in the second, one in each
+// (short keys, compared inline, and long ones, compared in memory).
+func TestBuilder_DuplicateIndexFailsLarge(t *testing.T) {
+	const n = 9000
+	for _, c := range []struct {
+		name string
+		a, b int
+	}{{"first half", 10, 20}, {"second half", 6000, 8000}, {"across", 100, 8999}, {"adjacent", 4499, 4500}} {
+		for _, long := range []bool{false, true} {
+			dup := "dup"
+			if long {
+				dup = strings.Repeat("long-index-key-", 4)
+			}
+			b := btreeidx.NewBuilder(n)
+			for i := range n {
+				ix := fmt.Sprintf("ix%08d", (i*7919)%n)
+				if i == c.a || i == c.b {
+					ix = dup
+				}
+				if err := b.Add(fmt.Appendf(nil, "k%08d", i), []byte(ix), nil, 1, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			x, err := b.Finish()
+			if err == nil || x != nil {
+				t.Fatalf("%s, long=%v: Finish = %v, %v; want an error", c.name, long, x, err)
+			}
+			if !strings.Contains(err.Error(), fmt.Sprintf("%q", dup)) {
+				t.Fatalf("%s, long=%v: error %q does not name the index key", c.name, long, err)
+			}
+		}
+	}
+}

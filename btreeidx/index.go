@@ -79,8 +79,11 @@ func (x *Index) Put(key, index, value []byte, version uint64) (old Record, repla
 		return Record{}, false, err
 	}
 	e := newEntry(key, index, value, version)
-	secItem := indexItem(e) // also the probe: saves allocating one
-	if owner, ok := x.sec.Get(secItem); ok && !bytes.Equal(owner.e.key(), key) {
+	// One walk down the secondary tree both looks for the index key's
+	// owner and puts the new entry there; a conflict, rare, puts the
+	// owner's item back (the tree's contents end as they were).
+	if owner, ok := x.sec.ReplaceOrInsert(indexItem(e)); ok && !bytes.Equal(owner.e.key(), key) {
+		x.sec.ReplaceOrInsert(owner)
 		return Record{}, false, &dberr.ConflictError{
 			Index: bytes.Clone(index), Key: bytes.Clone(key), Owner: bytes.Clone(owner.e.key()),
 		}
@@ -89,7 +92,6 @@ func (x *Index) Put(key, index, value []byte, version uint64) (old Record, repla
 	if had && !bytes.Equal(prev.e.index(), index) {
 		x.sec.Delete(indexItem(prev.e))
 	}
-	x.sec.ReplaceOrInsert(secItem)
 	if had {
 		return prev.e.record(), true, nil
 	}

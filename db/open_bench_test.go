@@ -1,6 +1,10 @@
 package db_test
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 
@@ -12,8 +16,12 @@ import (
 // trees, replay the WAL tail. It also reports the peak heap growth during
 // Open relative to the heap the loaded store keeps.
 func BenchmarkOpen(b *testing.B) {
-	for _, c := range []struct{ records, tail int }{{1_000_000, 50_000}} {
-		b.Run("records=1000000/tail=50000", func(b *testing.B) {
+	for _, c := range []struct{ records, tail, tailBatch int }{{1_000_000, 50_000, 1}, {300_000, 300_000, 1000}} {
+		name := fmt.Sprintf("records=%d/tail=%d", c.records, c.tail)
+		if c.tailBatch > 1 {
+			name += fmt.Sprintf("/batch=%d", c.tailBatch)
+		}
+		b.Run(name, func(b *testing.B) {
 			dir := b.TempDir()
 			d, err := db.Open(dir, &db.Options{NoSync: true, CheckpointEvery: -1, Logger: quietLog})
 			if err != nil {
@@ -37,11 +45,19 @@ func BenchmarkOpen(b *testing.B) {
 			if _, err := d.Checkpoint(); err != nil {
 				b.Fatal(err)
 			}
-			// The tail: single-record commits, as an application makes them.
-			for j := 0; j < c.tail; j++ {
+			// The tail: single-record commits, as an application makes
+			// them, or PutAll batches in random key order, as a bulk load
+			// does.
+			perm := rand.New(rand.NewPCG(2, 2)).Perm(c.tail)
+			var recs []db.Record
+			for _, j := range perm {
 				k, ix, v := gen.Fixed(2, uint64(j), 100)
-				if err := d.Put(k, ix, v); err != nil {
-					b.Fatal(err)
+				recs = append(recs, db.Record{Key: k, Index: ix, Value: v})
+				if len(recs) == c.tailBatch {
+					if err := d.PutAll(recs...); err != nil {
+						b.Fatal(err)
+					}
+					recs = recs[:0]
 				}
 			}
 			if err := d.Close(); err != nil {
@@ -72,3 +88,63 @@ func BenchmarkOpen(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOpenAfterLoad measures Open of a store as a bulk load leaves
+// it: 1M records put in random key order by durable PutAll commits of
+// 1000 under default options, so that the WAL tail after the newest
+// snapshot is whatever the checkpoint pacing left. It reports how many WAL
+// records Open replayed. Set DUALDB_OPEN_BENCH_DIR to keep the loaded
+// store there between runs (it is built when the directory does not
+// exist yet); Open is read-only, so the store does not change.
+func BenchmarkOpenAfterLoad(b *testing.B) {
+	const records, batch = 1_000_000, 1000
+	dir := os.Getenv("DUALDB_OPEN_BENCH_DIR")
+	if dir == "" {
+		dir = filepath.Join(b.TempDir(), "store")
+	}
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		d, err := db.Open(dir, &db.Options{Logger: quietLog})
+		if err != nil {
+			b.Fatal(err)
+		}
+		perm := rand.New(rand.NewPCG(7, 7)).Perm(records)
+		recs := make([]db.Record, 0, batch)
+		for i, p := range perm {
+			k, ix, v := gen.Fixed(3, uint64(p), 100)
+			recs = append(recs, db.Record{Key: k, Index: ix, Value: v})
+			if len(recs) == batch || i == len(perm)-1 {
+				if err := d.PutAll(recs...); err != nil {
+					b.Fatal(err)
+				}
+				recs = recs[:0]
+			}
+		}
+		if err := d.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var ev recoveryCounter
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d, err := db.Open(dir, &db.Options{ReadOnly: true, Logger: quietLog, Observer: &ev})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if n := d.Snapshot().Len(); n != records {
+			b.Fatalf("Open gave %d records, want %d", n, records)
+		}
+		b.ReportMetric(float64(ev.last.Replayed), "replayed")
+		b.ReportMetric(float64(ev.last.Version-ev.last.SnapshotVersion), "tail-versions")
+		d.Close()
+		b.StartTimer()
+	}
+}
+
+// recoveryCounter keeps the last RecoveryEvent.
+type recoveryCounter struct {
+	db.NopObserver
+	last db.RecoveryEvent
+}
+
+func (r *recoveryCounter) Recovery(ev db.RecoveryEvent) { r.last = ev }
