@@ -3,7 +3,7 @@ package db
 import (
 	"fmt"
 	"log/slog"
-	"math/bits"
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
@@ -41,18 +41,19 @@ func TestCheckpointDue_GrowsWithStore(t *testing.T) {
 	for _, total := range []int64{1 << 20, 16 << 20, 256 << 20} {
 		t.Run(fmt.Sprint("total=", total), func(t *testing.T) {
 			n, written, maxGap := loadPacing(o, total, commit)
-			// Each checkpoint at least doubles the store: log2(total/floor)+1.
-			if limit := bits.Len64(uint64(total/floor)) + 1; n > limit {
+			// Each checkpoint grows the store by at least a quarter
+			// (1/walShare): log_1.25(total/floor)+1.
+			if limit := int(math.Log(float64(total/floor))/math.Log(1+1.0/walShare)) + 1; n > limit {
 				t.Errorf("%d checkpoints, want at most %d", n, limit)
 			}
 			if n == 0 {
 				t.Errorf("no checkpoint in a load of %d bytes with CheckpointBytes %d", total, floor)
 			}
-			if written > 3*total {
-				t.Errorf("checkpoints wrote %d bytes for a load of %d, want at most 3x", written, total)
+			if written > (walShare+1)*total {
+				t.Errorf("checkpoints wrote %d bytes for a load of %d, want at most %dx", written, total, walShare+1)
 			}
-			if maxGap > total/2+floor+commit {
-				t.Errorf("%d WAL bytes between two checkpoints of a %d-byte store, want at most half of it", maxGap, total)
+			if maxGap > total/walShare+floor+commit {
+				t.Errorf("%d WAL bytes between two checkpoints of a %d-byte store, want at most a quarter of it", maxGap, total)
 			}
 		})
 	}
@@ -68,12 +69,12 @@ func TestCheckpointDue_FloorAndCount(t *testing.T) {
 	if !c.due(&o, 1, 1) {
 		t.Fatal("not due at CheckpointBytes with an empty store")
 	}
-	c.storeBytes.Store(5000)
+	c.storeBytes.Store(5000 * walShare)
 	if c.due(&o, 1, 4999) {
-		t.Fatal("due before the store's record bytes")
+		t.Fatal("due before a quarter of the store's record bytes")
 	}
 	if !c.due(&o, 1, 1) {
-		t.Fatal("not due at the store's record bytes")
+		t.Fatal("not due at a quarter of the store's record bytes")
 	}
 	// The commit count ignores the store's size.
 	o = Options{CheckpointEvery: 10, CheckpointBytes: 1000}

@@ -97,8 +97,8 @@
 //
 // Snapshot files (snap/*.dsnap, zstd-compressed) are written in the
 // background every Options.CheckpointEvery commits, or once the WAL since
-// the last one holds as many bytes as the store's records did then (at
-// least Options.CheckpointBytes), or by Checkpoint. Open loads the newest
+// the last one holds a quarter as many bytes as the store's records did
+// then (at least Options.CheckpointBytes), or by Checkpoint. Open loads the newest
 // snapshot file that verifies, rebuilds the secondary index and replays the
 // WAL after it; a corrupt newest snapshot file is skipped, with a logged
 // warning, for the older one, which the WAL always continues when two or more are

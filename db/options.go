@@ -59,11 +59,12 @@ type Options struct {
 	// checkpoints, so that a few large commits (a bulk load) also get one.
 	// The byte trigger grows with the store: a checkpoint is due once the
 	// WAL written since the last automatic one reaches the larger of
-	// CheckpointBytes and the record bytes (keys, index keys and values)
-	// of the store at the last checkpoint. A store that grows thus takes a
-	// number of checkpoints logarithmic in its size, and their total work
-	// is linear in it, while Open replays at most about one store's worth
-	// of WAL after the newest snapshot. 0 means DefaultCheckpointBytes; a
+	// CheckpointBytes and a quarter of the record bytes (keys, index keys
+	// and values) of the store at the last checkpoint. A store that grows
+	// thus takes a number of checkpoints logarithmic in its size, and their
+	// total work is linear in it (about five times the store at most),
+	// while Open replays at most about a quarter of the store's worth of
+	// WAL after the newest snapshot. 0 means DefaultCheckpointBytes; a
 	// negative value turns this trigger off. A checkpoint runs when either
 	// trigger is reached, unless CheckpointEvery is negative, which turns
 	// automatic checkpoints off.
