@@ -42,18 +42,25 @@ func randomRecs(r *rand.Rand, n int) []rec {
 	return out
 }
 
-func TestBuilder_SameAsPut(t *testing.T) {
-	recs := randomRecs(rand.New(rand.NewPCG(1, 1)), 20000)
+// mustBuild builds an Index from recs (in key order) through a Builder.
+func mustBuild(tb testing.TB, recs []rec) *btreeidx.Index {
+	tb.Helper()
 	b := btreeidx.NewBuilder(len(recs))
 	for _, w := range recs {
 		if err := b.Add([]byte(w.key), []byte(w.index), []byte(w.value), 1, false); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
-	built, err := b.Finish()
+	x, err := b.Finish()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return x
+}
+
+func TestBuilder_SameAsPut(t *testing.T) {
+	recs := randomRecs(rand.New(rand.NewPCG(1, 1)), 20000)
+	built := mustBuild(t, recs)
 	put := btreeidx.New()
 	for _, i := range rand.New(rand.NewPCG(2, 2)).Perm(len(recs)) {
 		mustPut(t, put, recs[i].key, recs[i].index, recs[i].value)
@@ -168,16 +175,7 @@ func TestBuilder_FillSizes(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	for _, n := range []int{1, 2, 3, 31, 32, 62, 63, 64, 65, 126, 127, 128, 129, 2015, 2016, 2017, 4031, 4032, 4033, 4097, 9000} {
 		recs := randomRecs(r, n)
-		b := btreeidx.NewBuilder(n)
-		for _, w := range recs {
-			if err := b.Add([]byte(w.key), []byte(w.index), []byte(w.value), 1, false); err != nil {
-				t.Fatal(err)
-			}
-		}
-		x, err := b.Finish()
-		if err != nil {
-			t.Fatal(err)
-		}
+		x := mustBuild(t, recs)
 		if x.Len() != n {
 			t.Fatalf("n=%d: built %d records", n, x.Len())
 		}

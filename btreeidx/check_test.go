@@ -34,16 +34,7 @@ func TestCheckSample_HealthyLarge(t *testing.T) {
 		n = 20000
 	}
 	recs := randomRecs(rand.New(rand.NewPCG(23, 24)), n)
-	b := btreeidx.NewBuilder(n)
-	for _, w := range recs {
-		if err := b.Add([]byte(w.key), []byte(w.index), []byte(w.value), 1, false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	x, err := b.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := mustBuild(t, recs)
 	if f := x.CheckSample(rand.New(rand.NewPCG(1, 2)), 2000, 64, 0); len(f) > 0 {
 		t.Fatalf("CheckSample: %d findings:\n%s", len(f), strings.Join(f, "\n"))
 	}

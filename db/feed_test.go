@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -413,27 +412,8 @@ func TestOpen_DeleteRecordMismatch(t *testing.T) {
 		{"other-version", wal.Op{Kind: wal.OpDeleteRecord, Key: []byte("a"), Index: []byte("ia"), Value: []byte("A"), Version: 7}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
+			dir, path := storeWithTail(t, nil, []wal.Op{tc.op})
 			d, err := db.Open(dir, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mustPut(t, d, "a", "ia", "A")
-			if err := d.Close(); err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(dir, db.WALFile)
-			l, err := wal.Open(path, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := l.Append(1, []wal.Entry{{Version: 2, Data: wal.AppendRecord(nil, 2, []wal.Op{tc.op})}}); err != nil {
-				t.Fatal(err)
-			}
-			if err := l.Close(); err != nil {
-				t.Fatal(err)
-			}
-			d, err = db.Open(dir, nil)
 			if tc.ok {
 				if err != nil {
 					t.Fatalf("Open: %v", err)

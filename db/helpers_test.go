@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dualdb/dualdb/db"
+	"github.com/dualdb/dualdb/wal"
 )
 
 // A harness owns one store directory for the length of a test. openTest
@@ -201,4 +202,33 @@ func wantErr(tb testing.TB, what string, err, target error) {
 	if !errors.Is(err, target) {
 		tb.Fatalf("%s: err = %v, want %v", what, err, target)
 	}
+}
+
+// storeWithTail creates a store in a fresh directory holding the record
+// a -> ia -> A at version 1, closes it, and appends a WAL record of ops as
+// version 2 behind dualdb's back, as damage or an older writer could
+// leave it. It returns the store directory and the WAL path.
+func storeWithTail(tb testing.TB, opts *db.Options, ops []wal.Op) (dir, walPath string) {
+	tb.Helper()
+	dir = tb.TempDir()
+	d, err := db.Open(dir, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	mustPut(tb, d, "a", "ia", "A")
+	if err := d.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	walPath = filepath.Join(dir, db.WALFile)
+	l, err := wal.Open(walPath, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := l.Append(1, []wal.Entry{{Version: 2, Data: wal.AppendRecord(nil, 2, ops)}}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return dir, walPath
 }

@@ -3,7 +3,6 @@ package db_test
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,19 +10,13 @@ import (
 	"github.com/dualdb/dualdb/wal"
 )
 
-// Open replays large commits of puts in one step when that gives what
-// putting their ops one by one gives, and op by op otherwise. A WAL tail
-// mixing both kinds (bulk PutAll batches, PutAll swaps, which log their
-// givers' deletes first, transactions moving an index key from one record
-// to the next in op order, a key put twice, deletes, small commits)
-// reopens to the very state the store had.
+// A WAL tail of large and small commits (bulk PutAll batches, PutAll
+// swaps, which log their givers' deletes first, transactions moving an
+// index key from one record to the next in op order, a key put twice,
+// deletes) reopens to the very state the store had: a guard for any
+// faster way of replaying large commits.
 func TestReplay_LargeCommitsSameState(t *testing.T) {
-	dir := t.TempDir()
-	opts := &db.Options{NoSync: true, CheckpointEvery: -1, Logger: quietLog}
-	d, err := db.Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openTest(t, &db.Options{NoSync: true, CheckpointEvery: -1, Logger: quietLog})
 	rec := func(i int, ix, val string) db.Record {
 		return db.Record{Key: fmt.Appendf(nil, "k%06d", i), Index: []byte(ix), Value: []byte(val)}
 	}
@@ -60,7 +53,7 @@ func TestReplay_LargeCommitsSameState(t *testing.T) {
 	}
 	// Puts only, in op order: k1001 leaves its index key, k1003 takes it;
 	// k1005 is put twice; then many plain updates.
-	err = d.Update(func(tx *db.Tx) error {
+	err := d.Update(func(tx *db.Tx) error {
 		steps := [][3]string{
 			{"k001001", "elsewhere", "a"}, {"k001003", "ix001001", "b"},
 			{"k001005", "ix001005", "c"}, {"k001005", "twice", "d"},
@@ -94,18 +87,7 @@ func TestReplay_LargeCommitsSameState(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustPut(t, d, "k000000", "ix001500", "small")
-	want := stateOf(t, d)
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	d, err = db.Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	if got := stateOf(t, d); got != want {
-		t.Fatalf("state after replay differs from the state before Close")
-	}
+	reopenTest(t, d, nil) // fails unless the state after replay is the state before Close
 }
 
 // A large commit of puts that does not apply op by op is corruption even
@@ -142,27 +124,8 @@ func TestReplay_LargeCommitThatDoesNotApplyIsCorrupt(t *testing.T) {
 		}, `replay op 300: delete of missing key "missing"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
+			dir, path := storeWithTail(t, &db.Options{Logger: quietLog}, tc.ops())
 			d, err := db.Open(dir, &db.Options{Logger: quietLog})
-			if err != nil {
-				t.Fatal(err)
-			}
-			mustPut(t, d, "a", "ia", "A")
-			if err := d.Close(); err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(dir, db.WALFile)
-			l, err := wal.Open(path, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := l.Append(1, []wal.Entry{{Version: 2, Data: wal.AppendRecord(nil, 2, tc.ops())}}); err != nil {
-				t.Fatal(err)
-			}
-			if err := l.Close(); err != nil {
-				t.Fatal(err)
-			}
-			d, err = db.Open(dir, &db.Options{Logger: quietLog})
 			if err == nil {
 				d.Close()
 				t.Fatal("Open replayed a commit that does not apply op by op")
