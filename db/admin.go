@@ -609,17 +609,9 @@ func (d *DB) liveInfo(s *state) (*Info, error) {
 		info.WAL.Bytes = fi.Size()
 	}
 	for _, ver := range m.Snapshots {
-		path := filepath.Join(d.snapPath(), snapshot.FileName(ver))
-		si, err := snapshot.Verify(path, d.snapOptions())
+		sn, err := d.snapshotInfo(ver)
 		if isNotExist(err) && !d.stillListed(ver) {
 			continue // a checkpoint replaced it meanwhile
-		}
-		sn := SnapshotInfo{File: path, Version: ver, Bytes: si.FileSize, Records: si.Count, RawBytes: si.RawBytes}
-		if si.RawBytes > 0 {
-			sn.Ratio = float64(si.FileSize) / float64(si.RawBytes)
-		}
-		if err != nil {
-			sn.Err = err.Error()
 		}
 		info.Snapshots = append(info.Snapshots, sn)
 	}

@@ -108,15 +108,7 @@ func Inspect(dir string) (info *Info, err error) {
 		info.WAL.Bytes = st.Size()
 	}
 	for _, ver := range meta.Snapshots {
-		path := filepath.Join(d.snapPath(), snapshot.FileName(ver))
-		si, err := snapshot.Verify(path, d.snapOptions())
-		s := SnapshotInfo{File: path, Version: ver, Bytes: si.FileSize, Records: si.Count, RawBytes: si.RawBytes}
-		if si.RawBytes > 0 {
-			s.Ratio = float64(si.FileSize) / float64(si.RawBytes)
-		}
-		if err != nil {
-			s.Err = err.Error()
-		}
+		s, _ := d.snapshotInfo(ver)
 		info.Snapshots = append(info.Snapshots, s)
 	}
 	info.Strangers = strangers(meta, sv)
@@ -134,23 +126,33 @@ func inspectDamaged(dir string, sv *dirSurvey, cause error) (*Info, error) {
 	}
 	d := &DB{dir: dir, opts: (&Options{ReadOnly: true}).withDefaults()}
 	for _, ver := range sv.snapshotFiles() {
-		path := filepath.Join(d.snapPath(), snapshot.FileName(ver))
-		si, err := snapshot.Verify(path, d.snapOptions())
-		s := SnapshotInfo{File: path, Version: ver, Bytes: si.FileSize, Records: si.Count, RawBytes: si.RawBytes}
-		if si.RawBytes > 0 {
-			s.Ratio = float64(si.FileSize) / float64(si.RawBytes)
-		}
-		if err != nil {
-			s.Err = err.Error()
-		} else if h, herr := snapshot.ReadHeader(path, d.snapOptions()); herr == nil {
-			info.StoreID = hex.EncodeToString(h.StoreID[:])
-			info.Version = max(info.Version, ver)
+		s, err := d.snapshotInfo(ver)
+		if err == nil {
+			if h, herr := snapshot.ReadHeader(s.File, d.snapOptions()); herr == nil {
+				info.StoreID = hex.EncodeToString(h.StoreID[:])
+				info.Version = max(info.Version, ver)
+			}
 		}
 		info.Snapshots = append(info.Snapshots, s)
 	}
 	var err error
 	info.Files, err = listFiles(dir)
 	return info, err
+}
+
+// snapshotInfo verifies the snapshot file of version ver and describes
+// it; a defect is both in the SnapshotInfo's Err and returned.
+func (d *DB) snapshotInfo(ver uint64) (SnapshotInfo, error) {
+	path := filepath.Join(d.snapPath(), snapshot.FileName(ver))
+	si, err := snapshot.Verify(path, d.snapOptions())
+	s := SnapshotInfo{File: path, Version: ver, Bytes: si.FileSize, Records: si.Count, RawBytes: si.RawBytes}
+	if si.RawBytes > 0 {
+		s.Ratio = float64(si.FileSize) / float64(si.RawBytes)
+	}
+	if err != nil {
+		s.Err = err.Error()
+	}
+	return s, err
 }
 
 // listFiles returns every file under dir with its size, sorted by name.
